@@ -1,0 +1,84 @@
+"""The `dnabert2` command group.
+
+Commands live one per module in `dnabert2.commands` and are imported only when invoked, so `dnabert2 --help`
+stays fast. Every command is thin: it parses options, calls one library function and leaves error handling to
+the group, which maps `InputError` to exit 2, Ctrl-C to 130 and anything unexpected to exit 1 (traceback with -v).
+The mapping lives in `LazyGroup.invoke`, so in-process tests with `CliRunner` see the same exit codes as users.
+"""
+import importlib
+import traceback
+
+import click
+
+from . import __version__, options
+from .errors import InputError
+
+# name -> (module in dnabert2.commands, one-line summary shown by `dnabert2 --help`)
+COMMANDS = {
+    "vocab": ("vocab", "Learn a BPE vocabulary (tokenizer folder) from FASTA genomes."),
+}
+
+
+class BadInput(click.ClickException):
+    """Bad usage or bad input: one line on stderr, exit 2."""
+    exit_code = 2
+
+
+class InternalError(click.ClickException):
+    """An unexpected failure: one line on stderr (traceback with -v), exit 1."""
+    exit_code = 1
+
+    def format_message(self):
+        return f"internal error: {self.message}"
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"dnabert2.commands.{COMMANDS[name][0]}")
+        return module.command
+
+    def invoke(self, ctx):
+        """Run the sub-command; map library exceptions to exit codes (2 bad input, 1 internal, 130 Ctrl-C)."""
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except InputError as e:
+            if options.VERBOSE:
+                traceback.print_exc()
+            raise BadInput(str(e)) from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            raise click.exceptions.Exit(130) from None
+        except Exception as e:
+            if options.VERBOSE:
+                traceback.print_exc()
+            raise InternalError(f"{type(e).__name__}: {e} (run with -v for the traceback)") from None
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, summary) for name, (_, summary) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="dnabert2")
+def cli():
+    """DNABERT-2 genome language model: vocabularies, pretraining, fine-tuning and embeddings.
+
+    \b
+    Example:
+      dnabert2 vocab genome.fa.gz --size 4096 -o my_tokenizer
+    """
+
+
+def main(argv=None):
+    """Console entry point (`dnabert2`)."""
+    cli.main(args=argv, prog_name="dnabert2")

@@ -1,0 +1,1 @@
+"""DNA text handling, FASTA reading and BPE tokenizers (Hugging Face `tokenizers`)."""
