@@ -1,0 +1,194 @@
+"""Regions from BED + reference and from FASTA; the reference reader; window tiling."""
+import gzip
+import shutil
+
+import pytest
+
+from dnabert2.errors import InputError
+from dnabert2.regions import Reference, RegionSource, read_bed
+from dnabert2.windows import check_tiling, count_windows, tile
+
+CHR2 = ("genomes", "human_hg38_chr2_1-2333275")
+COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A", "N": "N"}
+
+
+def revcomp(seq):
+    return "".join(COMPLEMENT[c] for c in reversed(seq))
+
+
+@pytest.fixture(scope="module")
+def chr2_ref():
+    from conftest import shared_path
+
+    return shared_path(*CHR2, "chr2_1-2333275.fa.gz")
+
+
+@pytest.fixture(scope="module")
+def promoters():
+    from conftest import shared_path
+
+    return shared_path(*CHR2, "promoters_chr2_1-2333275.bed")
+
+
+def plain_bed(path):
+    """The BED rows the plain way: (chrom, start, end, name, strand)."""
+    rows = []
+    for line in open(path):
+        f = line.rstrip("\n").split("\t")
+        rows.append((f[0], int(f[1]), int(f[2]), f[3], "-" if f[5] == "-" else "+"))
+    return rows
+
+
+def test_promoter_bed_reads_in_order_with_strands(chr2_ref, promoters):
+    import pysam
+
+    source = RegionSource(bed=promoters, ref=chr2_ref).scan()
+    regions = list(source)
+    expected = plain_bed(promoters)
+    assert source.count == len(expected) == 67
+    assert [(r.chrom, r.start, r.end, r.name, r.strand) for r in regions] == expected
+    assert any(r.strand == "-" for r in regions)
+    fasta = pysam.FastaFile(str(chr2_ref))
+    for r in regions[:3] + [r for r in regions if r.strand == "-"][:3]:
+        genomic = fasta.fetch(r.chrom, r.start, r.end).upper()
+        want = revcomp(genomic) if r.strand == "-" else genomic
+        assert r.fetch() == want
+        assert r.fetch(10, 50) == want[10:60]
+        assert r.fetch(10, 50, reverse=True) == revcomp(want)[10:60]
+    source.close()
+
+
+def test_bed_header_track_browser_comments_gzip_and_bed12(tmp_path, chr2_ref, shared):
+    myt1l = shared(*CHR2, "MYT1L_MANE_AND_PE.bed")
+    lines = open(myt1l).read().splitlines()
+    text = "\n".join(["browser position chr2:1-1000", "track name=test", "# a comment", "chrom\tstart\tend",
+                      lines[0], "", lines[1]]) + "\n"
+    path = tmp_path / "x.bed.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write(text)
+    regions = list(RegionSource(bed=path, ref=chr2_ref).scan())
+    assert [(r.start, r.end, r.name, r.strand) for r in regions] == [
+        (1789112, 2331275, "ENST00000647738.2", "-"), (1860161, 1860251, "MYT1L_PE", "+")]
+
+
+def test_bed3_default_names_and_space_separated(tmp_path, chr2_ref):
+    path = tmp_path / "x.bed"
+    path.write_text("chr2 100 200\nchr2\t300\t350\tpeak\t0\t-\n")
+    regions = list(RegionSource(bed=path, ref=chr2_ref).scan())
+    assert [r.name for r in regions] == ["chr2:100-200(+)", "peak"]
+    assert regions[1].strand == "-"
+
+
+@pytest.mark.parametrize("line, reason", [
+    ("chr2\t500\t400", "line 2: end (400) is before start (500)"),
+    ("chr2\t-5\t400", "line 2: negative coordinate (start -5, end 400)"),
+    ("chrX\t100\t200", "line 2: chromosome 'chrX' is not in the reference"),
+    ("chr2\t2333200\t2333300", "line 2: region chr2:2333200-2333300 is past the end of chr2 (2333275 bp); use --clip"),
+    ("chr2\t100", "line 2: expected at least 3 tab-separated columns (chrom, start, end), found 2"),
+    ("chr2\t100\tabc", "line 2: end 'abc' is not an integer"),
+    ("chr2\t100\t200\tx\t0\tW", "line 2: strand (column 6) is 'W'; expected +, - or ."),
+    ("chr2\t100\t100", "line 2: empty region (start = end = 100)"),
+])
+def test_bad_bed_lines_name_the_line(tmp_path, chr2_ref, line, reason):
+    path = tmp_path / "bad.bed"
+    path.write_text(f"chr2\t10\t20\n{line}\nchr2\t30\t40\n")
+    with pytest.raises(InputError) as e:
+        RegionSource(bed=path, ref=chr2_ref).scan()
+    assert str(e.value).startswith(f"{path}: {reason}")
+
+
+def test_clip_and_resize(tmp_path, chr2_ref):
+    path = tmp_path / "x.bed"
+    path.write_text("chr2\t2333200\t2333300\n")
+    (region,) = RegionSource(bed=path, ref=chr2_ref, clip=True).scan()
+    assert (region.start, region.end) == (2333200, 2333275)
+    path.write_text("chr2\t1000\t1101\tr\t0\t-\n")
+    (region,) = RegionSource(bed=path, ref=chr2_ref, resize=40).scan()
+    assert (region.start, region.end, region.length) == (1030, 1070, 40)  # centre 1050
+    path.write_text("chr2\t10\t20\n")
+    with pytest.raises(InputError, match=r"line 1: region chr2:-5-35 is past the end .* after --resize"):
+        RegionSource(bed=path, ref=chr2_ref, resize=40).scan()
+
+
+def test_empty_bed_and_missing_ref(tmp_path, chr2_ref):
+    path = tmp_path / "empty.bed"
+    path.write_text("track name=nothing\n# only comments\n")
+    with pytest.raises(InputError, match="no regions found"):
+        RegionSource(bed=path, ref=chr2_ref).scan()
+    with pytest.raises(InputError, match="give it with --ref"):
+        RegionSource(bed=path)
+    with pytest.raises(InputError, match="--fasta FILE, or --bed FILE"):
+        RegionSource()
+
+
+def test_plain_reference_is_indexed_and_pyfaidx_agrees(tmp_path, chr2_ref, caplog):
+    import pysam
+
+    seq = pysam.FastaFile(str(chr2_ref)).fetch("chr2", 200000, 203000)
+    plain = tmp_path / "piece.fa"
+    plain.write_text(">chr2\n" + "\n".join(seq[i:i + 60] for i in range(0, len(seq), 60)) + "\n>other\nACGTN\n")
+    with caplog.at_level("WARNING"):
+        ref = Reference(plain)
+    assert "indexing the reference" in caplog.text
+    assert (tmp_path / "piece.fa.fai").exists()
+    assert ref.lengths == {"chr2": 3000, "other": 5}
+    assert ref.fetch("chr2", 100, 200) == seq[100:200]
+    backup = Reference(plain, backend="pyfaidx")
+    assert backup.lengths == ref.lengths
+    assert backup.fetch("chr2", 100, 200) == seq[100:200]
+    bgzipped = Reference(chr2_ref, backend="pyfaidx")
+    assert bgzipped.fetch("chr2", 200100, 200200) == seq[100:200]
+
+
+def test_unindexed_reference_in_read_only_folder(tmp_path, chr2_ref, monkeypatch):
+    import os
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    shutil.copy(chr2_ref, folder / "g.fa.gz")  # bgzipped, no .fai/.gzi beside it
+    real_access = os.access
+    monkeypatch.setattr("dnabert2.regions.os.access",  # root may write anywhere: say what a user would see
+                        lambda p, mode: False if mode == os.W_OK else real_access(p, mode))
+    with pytest.raises(InputError, match=r"has no index \(g.fa.gz.fai, g.fa.gz.gzi\) and its folder .* is read-only"):
+        Reference(folder / "g.fa.gz")
+
+
+def test_plain_gzip_reference_is_refused(tmp_path):
+    path = tmp_path / "g.fa.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write(">chr1\nACGT\n")
+    with pytest.raises(InputError, match="not with bgzip"):
+        Reference(path)
+
+
+def test_fasta_records_are_regions(tmp_path):
+    path = tmp_path / "x.fa"
+    path.write_text(">a first\nACGTacgt\nNNAC\n>b\nGGGG\n")
+    regions = list(RegionSource(fasta=path).scan())
+    assert [(r.name, r.start, r.end, r.strand) for r in regions] == [("a", 0, 12, "+"), ("b", 0, 4, "+")]
+    assert regions[0].fetch() == "ACGTACGTNNAC"
+    (a, b) = RegionSource(fasta=path, resize=4).scan()
+    assert (a.start, a.end, a.fetch()) == (4, 8, "ACGT")  # bases 4..8 of ACGTacgtNNAC, upper-cased
+    assert b.fetch() == "GGGG"
+
+
+@pytest.mark.parametrize("length", [1, 5, 1999, 2000, 2001, 4000, 5000, 10007])
+@pytest.mark.parametrize("window, stride", [(2000, 2000), (2000, 500), (7, 3), (1, 1)])
+def test_tiling_covers_the_region(length, window, stride):
+    pieces = tile(length, window, stride)
+    assert len(pieces) == count_windows(length, window, stride)
+    assert pieces[0][0] == 0 and pieces[-1][0] + pieces[-1][1] == length
+    covered = set()
+    for offset, size in pieces:
+        assert 1 <= size <= window
+        covered.update(range(offset, offset + size))
+    assert covered == set(range(length))
+    assert all(b[0] - a[0] == stride for a, b in zip(pieces, pieces[1:]))
+
+
+def test_tiling_options_are_checked():
+    assert check_tiling(100, None) == 100
+    with pytest.raises(InputError, match="--stride 200: must be between 1 and --window"):
+        check_tiling(100, 200)
+    with pytest.raises(InputError, match="--window 0"):
+        check_tiling(0, None)
