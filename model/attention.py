@@ -1,0 +1,159 @@
+"""Attention backends behind one signature, and the token layout they share.
+
+The encoder keeps only the real tokens of a padded batch, as one `[tokens, hidden]` matrix (the release does the
+same), so linear layers never work on padding. Every backend is a function
+
+    attend(qkv, layout, alibi, dropout_p, need_weights) -> (out [tokens, heads, head_dim], weights or None)
+
+with `qkv` the `[tokens, 3, heads, head_dim]` projections of those real tokens:
+
+- `sdpa`: re-pads to `[batch, heads, seq, head_dim]` and calls `torch.nn.functional.scaled_dot_product_attention`
+  with an additive ALiBi + padding bias, in blocks of query rows so the bias never exists whole for long inputs.
+  Every device and dtype.
+- `eager`: the same bias with an explicit softmax; it returns the attention probabilities (`output_attentions`).
+- `flash_attention_2`: flash-attn's variable-length kernel straight on the unpadded tokens, with `alibi_slopes`;
+  CUDA only, imported on first use.
+
+The choice is made per call from the tensor's device and dtype (`choose_backend`), never at import time.
+"""
+import functools
+import importlib.util
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from dnabert2.errors import InputError
+
+# what the release adds to the score of a padded key (always float32 there; cast to the score dtype here)
+PADDED_KEY_BIAS = -10000.0
+# at most this many bias elements per SDPA call: longer inputs attend in blocks of query rows (64 MiB in fp32)
+MAX_BIAS_ELEMENTS = 2**24
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+@dataclass
+class TokenLayout:
+    """Where the real tokens of a `[batch, seq]` padded batch are (mask 1 = real token, 0 = padding)."""
+
+    batch: int
+    seqlen: int
+    indices: torch.Tensor  # [tokens] flat positions of the real tokens in batch * seq, or None: no padding
+    cu_seqlens: torch.Tensor  # int32 [batch + 1] start of each sequence in the token matrix
+    max_seqlen: int  # the longest sequence, in real tokens
+    key_bias: torch.Tensor  # float32 [batch, seq]: 0 for real keys, PADDED_KEY_BIAS for padding; None: no padding
+
+    @classmethod
+    def from_mask(cls, attention_mask):
+        batch, seqlen = attention_mask.shape
+        mask = attention_mask.bool()
+        lengths = mask.sum(dim=1, dtype=torch.int32)  # (b,)
+        cu_seqlens = F.pad(torch.cumsum(lengths, dim=0, dtype=torch.int32), (1, 0))  # (b + 1,)
+        if bool(mask.all()):
+            return cls(batch, seqlen, None, cu_seqlens, seqlen, None)
+        indices = torch.nonzero(mask.flatten(), as_tuple=False).flatten()  # (t,)
+        key_bias = (~mask).float() * PADDED_KEY_BIAS  # (b, s)
+        return cls(batch, seqlen, indices, cu_seqlens, int(lengths.max()), key_bias)
+
+    @property
+    def num_tokens(self):
+        return self.batch * self.seqlen if self.indices is None else self.indices.numel()
+
+    def unpad(self, x):
+        """[batch, seq, ...] -> [tokens, ...]"""
+        flat = x.reshape(self.batch * self.seqlen, *x.shape[2:])  # (b * s, ...)
+        return flat if self.indices is None else flat.index_select(0, self.indices)
+
+    def pad(self, x):
+        """[tokens, ...] -> [batch, seq, ...], exactly 0 at padded positions"""
+        if self.indices is not None:
+            full = x.new_zeros(self.batch * self.seqlen, *x.shape[1:])
+            x = full.index_copy(0, self.indices, x)  # (b * s, ...)
+        return x.view(self.batch, self.seqlen, *x.shape[1:])  # (b, s, ...)
+
+
+def _padded_bias(layout, alibi, q_start, q_end, dtype, device):
+    """Additive bias [batch or 1, heads, q_end - q_start, seq]: ALiBi plus -10000 on padded keys."""
+    bias = alibi.bias(q_start, q_end, layout.seqlen, device).unsqueeze(0)  # (1, h, q, s)
+    if layout.key_bias is not None:
+        bias = bias + layout.key_bias[:, None, None, :]  # (b, h, q, s)
+    return bias.to(dtype)
+
+
+def _padded_qkv(qkv, layout):
+    """[tokens, 3, heads, head_dim] -> q, k, v each [batch, heads, seq, head_dim]"""
+    qkv = layout.pad(qkv)  # (b, s, 3, h, d)
+    return qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (b, h, s, d)
+
+
+def sdpa_attention(qkv, layout, alibi, dropout_p=0.0, need_weights=False):
+    q, k, v = _padded_qkv(qkv, layout)
+    batch, heads, seqlen, _ = q.shape
+    rows = max(1, min(seqlen, MAX_BIAS_ELEMENTS // (batch * heads * seqlen)))
+    blocks = []
+    for start in range(0, seqlen, rows):
+        end = min(seqlen, start + rows)
+        bias = _padded_bias(layout, alibi, start, end, q.dtype, q.device)
+        blocks.append(F.scaled_dot_product_attention(q[:, :, start:end], k, v, attn_mask=bias, dropout_p=dropout_p))
+    out = blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=2)  # (b, h, s, d)
+    return layout.unpad(out.transpose(1, 2)), None  # (t, h, d)
+
+
+def eager_attention(qkv, layout, alibi, dropout_p=0.0, need_weights=False):
+    q, k, v = _padded_qkv(qkv, layout)
+    scale = q.shape[-1] ** -0.5
+    scores = torch.matmul(q, k.transpose(-1, -2)) * scale  # (b, h, s, s)
+    scores = scores + _padded_bias(layout, alibi, 0, layout.seqlen, scores.dtype, scores.device)
+    probs = torch.softmax(scores.float(), dim=-1).to(q.dtype)  # (b, h, s, s)
+    out = torch.matmul(F.dropout(probs, p=dropout_p), v)  # (b, h, s, d)
+    return layout.unpad(out.transpose(1, 2)), (probs if need_weights else None)
+
+
+def _flash_varlen_func(device):
+    """flash-attn's `flash_attn_varlen_func`; a clear error where it cannot run. Tests replace this function."""
+    if device.type != "cuda":
+        raise InputError(f"attn_implementation flash_attention_2 needs a CUDA device, not {device} "
+                         "(use attn_implementation='sdpa')")
+    try:
+        from flash_attn import flash_attn_varlen_func
+    except ImportError:
+        raise InputError("attn_implementation flash_attention_2: flash-attn is not installed "
+                         "(pip install 'dnabert2[gpu]', or use attn_implementation='sdpa')") from None
+    return flash_attn_varlen_func
+
+
+def _flash_dtype(device):
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
+
+
+def flash_attention(qkv, layout, alibi, dropout_p=0.0, need_weights=False):
+    kernel = _flash_varlen_func(qkv.device)
+    dtype = qkv.dtype if qkv.dtype in HALF_DTYPES else _flash_dtype(qkv.device)
+    q, k, v = qkv.to(dtype).unbind(1)  # 3 x (t, h, d)
+    out = kernel(q, k, v, layout.cu_seqlens, layout.cu_seqlens, layout.max_seqlen, layout.max_seqlen, dropout_p,
+                 softmax_scale=q.shape[-1] ** -0.5, causal=False, alibi_slopes=alibi.slopes(qkv.device))
+    return out.to(qkv.dtype), None  # (t, h, d)
+
+
+BACKENDS = {"sdpa": sdpa_attention, "eager": eager_attention, "flash_attention_2": flash_attention}
+
+
+@functools.lru_cache(maxsize=None)
+def flash_attn_installed():
+    return importlib.util.find_spec("flash_attn") is not None
+
+
+def choose_backend(requested, device, dtype, need_weights=False):
+    """The backend name for one call. `requested` None means automatic: flash-attn on CUDA in fp16/bf16 when it
+    is installed, else SDPA. Returning attention probabilities always goes through the eager path."""
+    if need_weights:
+        return "eager"
+    if requested is None:
+        if device.type == "cuda" and dtype in HALF_DTYPES and flash_attn_installed():
+            return "flash_attention_2"
+        return "sdpa"
+    if requested not in BACKENDS:
+        raise InputError(f"attn_implementation {requested!r}: expected one of {', '.join(BACKENDS)}")
+    return requested
