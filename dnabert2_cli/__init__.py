@@ -13,9 +13,15 @@ from .errors import InputError  # noqa: E402
 _LAZY = {
     "train_vocab": ".vocab",
     "load_tokenizer": ".tokenizer",
+    "load_model": ".loading",
 }
 
 __all__ = ["InputError", "__version__", *_LAZY]
+
+# transformers' Auto classes learn model_type "dnabert2" when transformers loads them (no torch import here)
+from .model.auto import install as _install_auto_classes  # noqa: E402
+
+_install_auto_classes()
 
 
 def __getattr__(name):
