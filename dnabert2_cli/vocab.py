@@ -77,7 +77,7 @@ def sample_corpus(paths, max_bases, seed, fragment_length, min_run_length, heldo
     rng = random.Random(seed)
     train = BudgetSample(max_bases)
     heldout = BudgetSample(HELDOUT_MAX_BASES if heldout_fraction > 0 else 0)
-    n_fragments = fragment_bases = 0
+    n_fragments = fragment_bases = drawn_for_training = 0
     stream = _counted_chunks(paths, per_file, progress)
     for index, (_, piece) in enumerate(fragments(stream, fragment_length, min_run_length)):
         n_fragments += 1
@@ -85,16 +85,23 @@ def sample_corpus(paths, max_bases, seed, fragment_length, min_run_length, heldo
         # two draws per fragment whatever happens to it, so the sample depends only on the input and the seed
         held, priority = rng.random() < heldout_fraction, rng.random()
         (heldout if held else train).add(priority, index, piece)
+        drawn_for_training += not held
     for path, counts in per_file.items():
         if counts["acgt_bases"] == 0:
             raise InputError(located(path, "no A/C/G/T bases (only N or other codes): nothing to learn from"))
-    if len(train) == 0:
+    train, heldout = train.items(), heldout.items()
+    if not drawn_for_training and heldout:  # so few fragments that all were held out: train on them instead
+        train, heldout = heldout, []
+    if not train and fragment_bases:
+        raise InputError(f"--max-bases {max_bases}: smaller than every fragment (up to --fragment-length "
+                         f"{fragment_length} bp); raise it")
+    if not train:
         raise InputError(f"{', '.join(map(str, paths))}: no run of A/C/G/T at least {min_run_length} bp long "
                          "(lower --min-run-length)")
     counts = {"files": [{"path": str(p), **{k: c[k] for k in ("records", "bases", "acgt_bases")}}
                         for p, c in per_file.items()],
               "fragments": n_fragments, "fragment_bases": fragment_bases}
-    return train.items(), heldout.items(), counts
+    return train, heldout, counts
 
 
 def _token_stats(tok):

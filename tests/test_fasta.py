@@ -99,13 +99,16 @@ def _bad_files(tmp_path):
     data = gzip.compress(fasta_text([("a", "ACGT" * 5000)]).encode())
     (tmp_path / "cut.fa.gz").write_bytes(data[: len(data) // 2])
     cases["truncated gzip"] = (tmp_path / "cut.fa.gz", "corrupt or truncated gzip")
+    import bz2
+    (tmp_path / "x.fa.bz2").write_bytes(bz2.compress(b">a\nACGT\n"))
+    cases["bzip2"] = (tmp_path / "x.fa.bz2", "bzip2-compressed; give plain, gzip or bgzip FASTA")
     (tmp_path / "folder.fa").mkdir()
     cases["folder"] = (tmp_path / "folder.fa", "is a folder")
     return cases
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "empty gzip", "bed", "binary", "bad char", "nul",
-                                  "truncated gzip", "folder"])
+                                  "truncated gzip", "bzip2", "folder"])
 def test_bad_files_raise_input_error_naming_file_and_reason(tmp_path, case):
     path, reason = _bad_files(tmp_path)[case]
     with pytest.raises(InputError) as info:

@@ -172,12 +172,13 @@ def bad_inputs(tmp_path):
         "no acgt": ([tmp_path / "gaps.fa.gz"], "gaps.fa.gz: no A/C/G/T bases"),
         "size": ([good, "--size", 8], "--size 8: must be at least 9"),
         "exists": ([good, "-o", tmp_path / "exists"], "already exists (use --force"),
-        "merges run out": ([good, "--size", 100_000], "--size 100000: only"),
+        "merges run out": ([good, "--size", 100_000, "--max-bases", 20_000], "--size 100000: only"),
+        "tiny budget": ([good, "--max-bases", 10], "--max-bases 10: smaller than every fragment"),
     }
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "bed", "binary", "no acgt", "size", "exists",
-                                  "merges run out"])
+                                  "merges run out", "tiny budget"])
 def test_bad_input_exits_2_with_one_line_and_no_output(run_cli, tmp_path, case):
     args, message = bad_inputs(tmp_path)[case]
     out = tmp_path / "out"
@@ -190,3 +191,20 @@ def test_bad_input_exits_2_with_one_line_and_no_output(run_cli, tmp_path, case):
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.output
     assert "Traceback" not in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no output, no temporary folder
+
+
+def test_a_genome_too_small_to_hold_out_still_trains(tmp_path):
+    import dnabert2
+
+    path = tmp_path / "one.fa"
+    path.write_text(">one\n" + "ACGTTGCAAGGCTTAC" * 40 + "\n")
+    stats = dnabert2.train_vocab(path, tmp_path / "tok", 12, heldout_fraction=0.9, min_frequency=1)
+    assert stats["fragments_used"] == 1 and stats["heldout_bases"] == 0 and stats["heldout_nt_per_token"] is None
+
+
+def test_runs_shorter_than_the_minimum_are_refused_by_name(run_cli, tmp_path):
+    path = tmp_path / "short.fa"
+    path.write_text(">s\nACGTNACGTNACGT\n")
+    result = run_cli("vocab", path, "-o", tmp_path / "out", "--quiet")
+    assert result.exit_code == 2
+    assert "short.fa: no run of A/C/G/T at least 20 bp long" in result.output

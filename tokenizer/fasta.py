@@ -14,6 +14,8 @@ from pathlib import Path
 from ..errors import InputError, located
 
 _GZIP_MAGIC = b"\x1f\x8b"
+# compressions we do not read, by their first bytes, so the message can say what the file is
+_OTHER_COMPRESSION = {b"BZh": "bzip2", b"\xfd7zXZ": "xz", b"\x28\xb5\x2f\xfd": "zstd", b"PK\x03\x04": "zip"}
 # sequence lines hold letters (IUPAC codes, any case) and the gap/stop symbols - . *
 _NOT_SEQUENCE = re.compile(rb"[^A-Za-z.*\-]")
 
@@ -52,6 +54,12 @@ def check_fasta(path):
         raise InputError(located(path, "is a folder, not a FASTA file"))
     if path.stat().st_size == 0:
         raise InputError(located(path, "empty file"))
+    with open(path, "rb") as fh:
+        start = fh.read(8)
+    for magic, kind in _OTHER_COMPRESSION.items():
+        if start.startswith(magic):
+            raise InputError(located(path, f"{kind}-compressed; give plain, gzip or bgzip FASTA "
+                                     "(decompress it first)"))
     try:
         with _open(path) as fh:
             for lineno, line in enumerate(fh, 1):
