@@ -122,3 +122,46 @@ def _local_folder(path):
         return Path(snapshot_download(text, allow_patterns=["*.json", "*.safetensors", "pytorch_model.bin", "*.txt"]))
     except Exception as e:  # offline, unknown repository, gated: all for the user to fix
         raise InputError(f"{text}: not a local folder, and the hub gave no model ({type(e).__name__})") from None
+
+
+# tokenizer files a model folder may carry; convert copies those present, byte for byte
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+PRECISIONS = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def convert_model(source, output, task="auto", precision="fp32", force=False):
+    """Write `source` (the release folder, a hub id, or any model folder) as a clean model folder: our config.json
+    (model_type "dnabert2", no remote code), model.safetensors and the source's tokenizer files.
+
+    Returns a summary dict: class, task, parameters, dtype, output, files.
+    """
+    import shutil
+
+    import torch
+
+    from .atomic import check_new_output, output_dir
+
+    if precision not in PRECISIONS:
+        raise InputError(f"--precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    check_new_output(output, force)
+    folder = _local_folder(source)
+    if not (folder / "tokenizer.json").is_file():
+        raise InputError(located(folder, "no tokenizer.json in this folder (a model folder carries its tokenizer)"))
+    dtype = getattr(torch, PRECISIONS[precision])
+    task = infer_task(folder) if task == "auto" else task
+    model, _ = load_model(folder, task=task, device="cpu", dtype=dtype)
+    with output_dir(output, force) as tmp:
+        with _quiet_transformers_progress():
+            model.save_pretrained(tmp)
+        for name in TOKENIZER_FILES:
+            if (folder / name).is_file():
+                shutil.copyfile(folder / name, tmp / name)
+        files = sorted(p.name for p in tmp.iterdir())
+    return {
+        "class": type(model).__name__,
+        "task": task,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "dtype": PRECISIONS[precision],
+        "output": str(output),
+        "files": files,
+    }
