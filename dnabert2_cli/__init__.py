@@ -14,6 +14,7 @@ _LAZY = {
     "train_vocab": ".vocab",
     "load_tokenizer": ".tokenizer",
     "load_model": ".loading",
+    "convert_model": ".loading",
 }
 
 __all__ = ["InputError", "__version__", *_LAZY]

@@ -16,6 +16,7 @@ from .errors import InputError
 # name -> (module in dnabert2.commands, one-line summary shown by `dnabert2 --help`)
 COMMANDS = {
     "vocab": ("vocab", "Learn a BPE vocabulary (tokenizer folder) from FASTA genomes."),
+    "convert": ("convert", "Convert the DNABERT-2-117M release (or any model folder) into a clean safetensors folder."),
 }
 
 
