@@ -1,0 +1,61 @@
+"""`dnabert2 benchmark gue`: parse options, call `dnabert2.benchmark_gue`, print the result table."""
+import click
+
+from .. import options
+from .finetune import lora_options, run_size_options
+
+
+@click.group("benchmark")
+def command():
+    """Benchmarks of a model on public datasets.
+
+    \b
+    Example:
+      dnabert2 benchmark gue --data GUE --model DNABERT-2-117M -o gue_results
+    """
+
+
+@command.command("gue")
+@click.option("--data", required=True, type=click.Path(file_okay=False, path_type=str),
+              help="The GUE folder (or any part of it); every folder holding train/dev/test tables is a dataset.")
+@click.option("--model", "-m", "model", required=True, help="Model folder or hub id to fine-tune on each dataset.")
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=str),
+              help="Folder for results.tsv, results.json and runs/ (must not exist unless --force).")
+@click.option("--tasks", default=None,
+              help="Comma-separated glob patterns on dataset names, e.g. 'prom/*,tf/0' (default: all).")
+@click.option("--max-steps", type=click.IntRange(min=1), default=None,
+              help="Cap every dataset's steps (for smoke tests; the paper's epochs apply otherwise).")
+@click.option("--keep-models", is_flag=True, help="Save each fine-tuned model under runs/ (large).")
+@lora_options
+@run_size_options
+@click.option("--force", is_flag=True, help="Replace the output folder if it exists.")
+@options.device_options
+@options.threads_option
+@options.common_options
+def gue(data, model, output, tasks, max_steps, keep_models, lora, lora_targets, lora_r, lora_alpha, lora_dropout,
+        batch_size, seeds, seed, max_train_rows, max_eval_rows, force, device, precision, threads, verbose, quiet):
+    """Run the GUE fine-tuning protocol of the DNABERT-2 paper on every dataset folder found.
+
+    Per-task max tokens, epochs and evaluation interval follow the paper's scripts (batch 32, lr 3e-5, best
+    checkpoint by dev loss); the table shows our test score (MCC x 100; Covid: macro F1 x 100, mean +- std over
+    seeds) beside the paper's DNABERT-2 number. Folders without a train table are listed as skipped.
+
+    \b
+    Example:
+      dnabert2 benchmark gue --data GUE --model DNABERT-2-117M -o gue_results --seeds 3
+      dnabert2 benchmark gue --data GUE --model my_model -o smoke --tasks 'tf/*' --max-train-rows 256 --max-steps 20
+    """
+    from ..gue import benchmark_gue, format_table
+
+    if lora_targets != "Wqkv" and not lora:
+        raise click.UsageError("--lora-targets needs --lora")
+    rows = benchmark_gue(data, model, output, tasks=[t.strip() for t in tasks.split(",")] if tasks else None,
+                         seeds=seeds, seed=seed, max_train_rows=max_train_rows, max_eval_rows=max_eval_rows,
+                         max_steps=max_steps, batch_size=batch_size,
+                         lora=({"targets": [t.strip() for t in lora_targets.split(",") if t.strip()], "r": lora_r,
+                                "alpha": lora_alpha, "dropout": lora_dropout} if lora else None),
+                         keep_models=keep_models, device=device, precision=precision, threads=threads, force=force,
+                         quiet=quiet)
+    click.echo(format_table(rows))
+    if not quiet:
+        click.echo(f"Wrote {output}/ (results.tsv, results.json, runs/)", err=True)

@@ -1,0 +1,659 @@
+"""`dnabert2.finetune`: supervised fine-tuning of a DNABERT-2 model on labelled sequence tables.
+
+The recipe is the paper's (model.md): AdamW (lr 3e-5, weight decay 0.01), batch 32, 50 warm-up steps then linear
+decay, evaluation on dev every N steps keeping the checkpoint with the lowest dev loss (or the best
+`select_metric`), test metrics of that checkpoint, several seeds averaged. Batches are padded only to their longest
+member, and examples of similar token length are batched together (shuffled within buckets of 50 batches).
+LoRA goes through peft and targets the attention's `Wqkv` by default (the original script's `query,value` do not
+exist in this model); the classifier and pooler are trained in full. The result is saved merged into a plain model
+folder, or as a peft adapter with `save_adapter`.
+
+Output folder (written atomically):
+    config.json, model.safetensors, tokenizer files   a model folder `dnabert2 predict` and `load_model` read
+    adapter/                                         with save_adapter instead of model.safetensors
+    metrics.json        dev and test metrics (mean, std over seeds, every run)
+    predictions.tsv     test rows: line, label, prediction, per-class probabilities (best-dev seed)
+    training_record.json  data files, options, label names, max length, steps, dev history of every seed
+    training_curve.png  train and dev loss per step (when matplotlib is importable)
+    seeds/seed_N/       metrics.json, predictions.tsv of each seed when several seeds ran
+"""
+import hashlib
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .atomic import check_new_output, output_dir
+from .errors import InputError
+from .metrics import compute_metrics, is_better, metric_names
+from .tables import load_tables, subsample
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPES = {"classification": "single_label_classification", "regression": "regression",
+                 "multilabel": "multi_label_classification"}
+# LoRA target name -> the module path inside every encoder layer
+LORA_TARGETS = {"Wqkv": "attention.self.Wqkv", "dense": "attention.output.dense",
+                "gated_layers": "mlp.gated_layers", "wo": "mlp.wo"}
+BUCKET_BATCHES = 50  # batches per length bucket: examples are length-sorted within buckets of this many batches
+ADAMW_BETAS = (0.9, 0.999)  # the original script ran transformers' Trainer with its AdamW defaults
+ADAMW_EPS = 1e-8
+MAX_GRAD_NORM = 1.0
+
+
+@dataclass
+class Encoded:
+    """Token ids of one split (lists of ints per example), their untruncated lengths, and the targets."""
+    input_ids: list
+    token_type_ids: list
+    lengths: np.ndarray  # tokens per example after truncation
+    targets: np.ndarray
+    truncated: int = 0
+
+
+@dataclass
+class RunResult:
+    seed: int
+    best_step: int
+    steps: int
+    history: list
+    dev: dict
+    test: dict
+    dev_output: tuple = None    # (probabilities or values, predictions) on dev
+    test_output: tuple = None
+    model: object = None
+    seconds: float = 0.0
+    train_sequences_per_s: float = 0.0
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def encode_split(tokenizer, split, max_length):
+    """Tokenise one split ([CLS] A [SEP] or [CLS] A [SEP] B [SEP]), truncating to max_length tokens."""
+    table = split.table
+    pairs = table.sequences_b
+    full = tokenizer(table.sequences, pairs, add_special_tokens=True, truncation=False,
+                     return_attention_mask=False, return_token_type_ids=True)
+    lengths = np.asarray([len(ids) for ids in full["input_ids"]], dtype=np.int64)
+    truncated = int((lengths > max_length).sum()) if max_length else 0
+    if truncated:
+        full = tokenizer(table.sequences, pairs, add_special_tokens=True, truncation=True, max_length=max_length,
+                         return_attention_mask=False, return_token_type_ids=True)
+        lengths = np.asarray([len(ids) for ids in full["input_ids"]], dtype=np.int64)
+    return Encoded(full["input_ids"], full["token_type_ids"], lengths, split.targets, truncated)
+
+
+def automatic_max_length(tokenizer, split):
+    """The longest training example in tokens (specials included), so that nothing in train is truncated."""
+    encoded = encode_split(tokenizer, split, None)
+    return int(encoded.lengths.max())
+
+
+def length_batches(lengths, batch_size, rng=None):
+    """Lists of example indices. With rng: shuffled, sorted by length within buckets of BUCKET_BATCHES batches,
+    batch order shuffled. Without: sorted by length (longest first) for evaluation."""
+    n = len(lengths)
+    if rng is None:
+        order = np.argsort(-np.asarray(lengths), kind="stable")
+        return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    order = rng.permutation(n)
+    bucket = batch_size * BUCKET_BATCHES
+    batches = []
+    for start in range(0, n, bucket):
+        chunk = order[start:start + bucket]
+        chunk = chunk[np.argsort(np.asarray(lengths)[chunk], kind="stable")]
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(encoded, indices, pad_id, device):
+    """Pad the chosen examples to the longest of them -> input_ids, attention_mask, token_type_ids [B, S]."""
+    import torch
+
+    width = int(encoded.lengths[indices].max())
+    ids = torch.full((len(indices), width), pad_id, dtype=torch.long)
+    types = torch.zeros((len(indices), width), dtype=torch.long)
+    mask = torch.zeros((len(indices), width), dtype=torch.long)
+    for row, i in enumerate(indices):
+        length = int(encoded.lengths[i])
+        ids[row, :length] = torch.as_tensor(encoded.input_ids[i])
+        types[row, :length] = torch.as_tensor(encoded.token_type_ids[i])
+        mask[row, :length] = 1
+    return {"input_ids": ids.to(device), "attention_mask": mask.to(device), "token_type_ids": types.to(device)}
+
+
+def loss_function(task, weights=None):
+    """(logits, targets) -> scalar loss: cross-entropy, MSE, or binary cross-entropy per label."""
+    import torch.nn.functional as F
+
+    if task == "classification":
+        return lambda logits, targets: F.cross_entropy(logits.float(), targets, weight=weights)
+    if task == "regression":
+        return lambda logits, targets: F.mse_loss(logits.float().squeeze(-1), targets)
+    return lambda logits, targets: F.binary_cross_entropy_with_logits(logits.float(), targets, pos_weight=weights)
+
+
+def class_weights(task, targets, mode):
+    """'balanced' weights: n / (classes x count) per class; multi-label: negatives / positives per label."""
+    import torch
+
+    if mode in (None, "none"):
+        return None
+    if task == "classification":
+        counts = np.bincount(targets, minlength=int(targets.max()) + 1).astype(np.float64)
+        weights = len(targets) / (len(counts) * np.maximum(counts, 1))
+    elif task == "multilabel":
+        positives = targets.sum(axis=0)
+        weights = (len(targets) - positives) / np.maximum(positives, 1)
+    else:
+        raise InputError("--class-weights applies to classification and multi-label tasks, not regression")
+    return torch.as_tensor(weights, dtype=torch.float32)
+
+
+def outputs_from_logits(task, logits):
+    """logits [N, C] -> (scores, predictions): probabilities and class ids / 0-1 matrix / regression values."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if task == "classification":
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+        return probabilities, probabilities.argmax(axis=1)
+    if task == "multilabel":
+        probabilities = 1.0 / (1.0 + np.exp(-logits))
+        return probabilities, (probabilities > 0.5).astype(np.int64)
+    values = logits[:, 0]
+    return values, values
+
+
+def evaluate(model, encoded, task, num_labels, batch_size, pad_id, device, dtype):
+    """Unweighted loss, metrics and (scores, predictions) in the split's row order."""
+    import torch
+
+    from .devices import autocast
+
+    loss_of = loss_function(task)
+    logits = np.zeros((len(encoded.lengths), model.config.num_labels), dtype=np.float32)
+    total, count = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for indices in length_batches(encoded.lengths, batch_size):
+            batch = collate(encoded, indices, pad_id, device)
+            with autocast(device, dtype):
+                out = model(**batch).logits
+            targets = torch.as_tensor(encoded.targets[indices]).to(device)
+            total += float(loss_of(out, targets)) * len(indices)
+            count += len(indices)
+            logits[indices] = out.float().cpu().numpy()
+    scores, predictions = outputs_from_logits(task, logits)
+    truth = encoded.targets.astype(np.int64) if task != "regression" else encoded.targets
+    metrics = compute_metrics(task, truth, predictions, num_labels)
+    metrics["loss"] = total / max(count, 1)
+    return metrics, (scores, predictions)
+
+
+def _set_seed(seed):
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    torch.manual_seed(seed)
+
+
+def build_classifier(model_path, data, seed, device):
+    """The encoder from `model_path` under a fresh head for this task (head initialised from `seed`)."""
+    import copy
+
+    from .loading import load_model
+    from .model import DNABert2ForSequenceClassification
+
+    import torch
+
+    _set_seed(seed)
+    # float32 weights on the CPU first: training runs mixed precision through autocast, never in bf16 weights
+    encoder, tokenizer = load_model(model_path, task="base", device="cpu", dtype=torch.float32)
+    config = copy.deepcopy(encoder.config)
+    config.num_labels = 1 if data.task == "regression" else len(data.label_names)
+    config.problem_type = PROBLEM_TYPES[data.task]
+    config.id2label = {i: name for i, name in enumerate(data.label_names)}
+    config.label2id = {name: i for i, name in enumerate(data.label_names)}
+    config.architectures = ["DNABert2ForSequenceClassification"]
+    _set_seed(seed)
+    model = DNABert2ForSequenceClassification(config)
+    _load_encoder(model, encoder)
+    del encoder
+    return model.to(device), tokenizer
+
+
+def _load_encoder(model, encoder):
+    """Copy the encoder's weights into model.bert; only a pooler may be missing (it then stays as initialised)."""
+    missing, unexpected = model.bert.load_state_dict(encoder.state_dict(), strict=False)
+    wrong = [k for k in missing if not k.startswith("pooler.")] + list(unexpected)
+    if wrong:
+        raise RuntimeError(f"encoder weights do not fit the classifier: {', '.join(wrong[:5])}")
+
+
+def apply_lora(model, targets, r, alpha, dropout):
+    """Wrap with peft LoRA on the named encoder modules; the pooler and classifier stay fully trainable."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError:
+        raise InputError("--lora needs the peft package: pip install peft") from None
+    unknown = [t for t in targets if t not in LORA_TARGETS]
+    if unknown or not targets:
+        raise InputError(f"--lora-targets {','.join(unknown) or '(none)'}: expected some of "
+                         f"{', '.join(LORA_TARGETS)}")
+    pattern = r".*encoder\.layer\.\d+\.(" + "|".join(LORA_TARGETS[t].replace(".", r"\.") for t in targets) + ")"
+    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=pattern, bias="none",
+                        modules_to_save=["classifier", "pooler"])
+    return get_peft_model(model, config)
+
+
+def _trainable_state(model):
+    return {name: p.detach().cpu().clone() for name, p in model.named_parameters() if p.requires_grad}
+
+
+def train_one(model, tokenizer, encoded, data, *, seed, total_steps, eval_every, batch_size, lr, warmup_steps,
+              weight_decay, select_metric, patience, weights, device, dtype, quiet, max_epochs):
+    """The training loop of one seed; restores the best dev checkpoint at the end. Returns (history, best_step,
+    steps_run, seconds, training sequences per second not counting the dev evaluations)."""
+    import torch
+
+    from .devices import autocast
+    from .options import show_progress
+    from .training import linear_schedule, make_optimizer
+
+    num_labels = len(data.label_names)
+    pad_id = tokenizer.pad_token_id
+    optimizer = make_optimizer(model, lr, weight_decay, betas=ADAMW_BETAS, eps=ADAMW_EPS)
+    scheduler = linear_schedule(optimizer, warmup_steps, total_steps)
+    scaler = torch.amp.GradScaler("cuda") if (device.type == "cuda" and dtype == torch.float16) else None
+    loss_of = loss_function(data.task, None if weights is None else weights.to(device))
+    rng = np.random.default_rng(seed)
+    history, best, best_step, best_state, stale = [], None, 0, None, 0
+    running, running_n, seen, step, eval_seconds, start = 0.0, 0, 0, 0, 0.0, time.perf_counter()
+    progress = None
+    if show_progress(quiet):
+        from tqdm import tqdm
+        progress = tqdm(total=total_steps, desc=f"fine-tuning (seed {seed})", unit="step", leave=False)
+
+    def evaluate_dev():
+        nonlocal best, best_step, best_state, stale, running, running_n, eval_seconds
+        eval_start = time.perf_counter()
+        metrics, _ = evaluate(model, encoded["dev"], data.task, num_labels, batch_size, pad_id, device, dtype)
+        record = {"step": step, "epoch": round(step / max(1, math.ceil(len(encoded["train"].lengths) / batch_size)),
+                                                 3),
+                  "train_loss": running / running_n if running_n else None,
+                  "lr": scheduler.get_last_lr()[0], **{f"dev_{k}": v for k, v in metrics.items()}}
+        history.append(record)
+        log.info(json.dumps(record))
+        running, running_n = 0.0, 0
+        if is_better(select_metric, metrics[select_metric], best):
+            best, best_step, best_state, stale = metrics[select_metric], step, _trainable_state(model), 0
+        else:
+            stale += 1
+        model.train()
+        eval_seconds += time.perf_counter() - eval_start
+
+    model.train()
+    stop = False
+    for epoch in range(max_epochs):
+        for indices in length_batches(encoded["train"].lengths, batch_size, rng):
+            batch = collate(encoded["train"], indices, pad_id, device)
+            targets = torch.as_tensor(encoded["train"].targets[indices]).to(device)
+            with autocast(device, dtype):
+                logits = model(**batch).logits
+            loss = loss_of(logits, targets)
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
+                optimizer.step()
+            scheduler.step()
+            step += 1
+            seen += len(indices)
+            running += float(loss.detach())
+            running_n += 1
+            if progress is not None:
+                progress.update(1)
+            if step % eval_every == 0 or step == total_steps:
+                evaluate_dev()
+                if patience is not None and stale >= patience:
+                    log.info("early stop at step %d: no dev improvement in %d evaluations", step, patience)
+                    stop = True
+            if stop or step >= total_steps:
+                stop = True
+                break
+        if stop:
+            break
+    if progress is not None:
+        progress.close()
+    if not history or history[-1]["step"] != step:
+        evaluate_dev()
+    seconds = time.perf_counter() - start
+    train_seconds = seconds - eval_seconds
+    current = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    with torch.no_grad():
+        for name, value in best_state.items():
+            current[name].copy_(value.to(current[name].device))
+    model.eval()
+    return history, best_step, step, seconds, seen / train_seconds if train_seconds > 0 else 0.0
+
+
+def _metric_summary(runs, split):
+    names = sorted(getattr(runs[0], split))
+    values = {name: np.asarray([getattr(run, split)[name] for run in runs], dtype=np.float64) for name in names}
+    mean = {name: float(v.mean()) for name, v in values.items()}
+    std = {name: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for name, v in values.items()}
+    return mean, std
+
+
+def write_predictions(path, data, split, scores, predictions):
+    """One row per example: line (in its file), [id], label, prediction, then prob_<class> (classification,
+    multi-label). Multi-label labels and predictions are the ';'-joined names of the positive labels."""
+    table = split.table
+    names = data.label_names
+    header = ["line"] + (["id"] if table.ids is not None else []) + ["label", "prediction"]
+    if data.task != "regression":
+        header += [f"prob_{name}" for name in names]
+    lines = ["\t".join(header)]
+    for row in range(len(table)):
+        fields = [str(table.lines[row])] + ([table.ids[row]] if table.ids is not None else [])
+        if data.task == "classification":
+            fields += [names[int(split.targets[row])], names[int(predictions[row])]]
+            fields += [f"{p:.6g}" for p in scores[row]]
+        elif data.task == "multilabel":
+            fields += [";".join(n for n, v in zip(names, split.targets[row]) if v > 0.5),
+                       ";".join(n for n, v in zip(names, predictions[row]) if v)]
+            fields += [f"{p:.6g}" for p in scores[row]]
+        else:
+            fields += [f"{float(split.targets[row]):.8g}", f"{float(predictions[row]):.8g}"]
+        lines.append("\t".join(fields))
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def plot_curves(path, runs, select_metric):
+    """Train and dev loss (and the selection metric) per step of every seed; skipped without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log.info("matplotlib is not installed: no training curve")
+        return False
+    panels = 2 if select_metric != "loss" else 1
+    figure, axes = plt.subplots(1, panels, figsize=(6 * panels, 4), squeeze=False)
+    for run in runs:
+        steps = [h["step"] for h in run.history]
+        train = [(h["step"], h["train_loss"]) for h in run.history if h["train_loss"] is not None]
+        if train:
+            axes[0, 0].plot(*zip(*train), marker=".", label=f"train loss (seed {run.seed})")
+        axes[0, 0].plot(steps, [h["dev_loss"] for h in run.history], marker="o", label=f"dev loss (seed {run.seed})")
+        axes[0, 0].axvline(run.best_step, color="grey", linestyle=":", linewidth=1)
+        if panels == 2:
+            axes[0, 1].plot(steps, [h[f"dev_{select_metric}"] for h in run.history], marker="o",
+                            label=f"seed {run.seed}")
+    axes[0, 0].set_xlabel("step")
+    axes[0, 0].set_ylabel("loss")
+    axes[0, 0].legend(fontsize=7)
+    if panels == 2:
+        axes[0, 1].set_xlabel("step")
+        axes[0, 1].set_ylabel(f"dev {select_metric}")
+        axes[0, 1].legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return True
+
+
+def _check_options(epochs, max_steps, batch_size, lr, warmup_steps, weight_decay, eval_every, patience, seeds,
+                   max_length, class_weights_mode, lora_r, lora_alpha, lora_dropout):
+    checks = [
+        (epochs is not None and epochs <= 0, f"--epochs {epochs}: must be positive"),
+        (max_steps is not None and max_steps <= 0, f"--max-steps {max_steps}: must be positive"),
+        (batch_size <= 0, f"--batch-size {batch_size}: must be positive"),
+        (not lr > 0, f"--lr {lr}: must be positive"),
+        (warmup_steps < 0, f"--warmup-steps {warmup_steps}: must be 0 or more"),
+        (weight_decay < 0, f"--weight-decay {weight_decay}: must be 0 or more"),
+        (eval_every <= 0, f"--eval-every {eval_every}: must be positive"),
+        (patience is not None and patience <= 0, f"--patience {patience}: must be positive"),
+        (seeds <= 0, f"--seeds {seeds}: must be positive"),
+        (max_length is not None and max_length < 3, f"--max-length {max_length}: must be at least 3 tokens"),
+        (class_weights_mode not in (None, "none", "balanced"),
+         f"--class-weights {class_weights_mode!r}: expected none or balanced"),
+        (lora_r <= 0, f"--lora-r {lora_r}: must be positive"),
+        (lora_alpha <= 0, f"--lora-alpha {lora_alpha}: must be positive"),
+        (not 0 <= lora_dropout < 1, f"--lora-dropout {lora_dropout}: must be in [0, 1)"),
+    ]
+    for bad, message in checks:
+        if bad:
+            raise InputError(message)
+
+
+def finetune(output, *, model, train=None, dev=None, test=None, data=None, task="auto", epochs=None,
+             max_steps=None, batch_size=32, lr=3e-5, warmup_steps=50, weight_decay=0.01, eval_every=200,
+             select_metric="loss", patience=None, class_weights_mode="none", max_length=None, lora=False,
+             lora_targets=("Wqkv",), lora_r=8, lora_alpha=16, lora_dropout=0.05, save_adapter=False, seeds=1,
+             seed=42, max_train_rows=None, max_eval_rows=None, save_model=True, device="auto", precision="auto",
+             threads=None, force=False, quiet=True):
+    """Fine-tune `model` (a model folder, the release folder or a hub id) on train/dev(/test) tables and write
+    the output folder described in the module docstring. Without `epochs` and `max_steps`, 3 epochs; with both,
+    whichever ends first. Returns the metrics summary (the content of metrics.json) as a dict."""
+    import torch
+
+    from .devices import resolve_device, resolve_dtype
+
+    output = Path(output)
+    check_new_output(output, force)
+    _check_options(epochs, max_steps, batch_size, lr, warmup_steps, weight_decay, eval_every, patience, seeds,
+                   max_length, class_weights_mode, lora_r, lora_alpha, lora_dropout)
+    if save_adapter and not lora:
+        raise InputError("--save-adapter needs --lora")
+    torch_device = resolve_device(device)
+    dtype = resolve_dtype(precision, torch_device)
+    previous_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _finetune(output, model, train, dev, test, data, task, epochs, max_steps, batch_size, lr,
+                         warmup_steps, weight_decay, eval_every, select_metric, patience, class_weights_mode,
+                         max_length, lora, lora_targets, lora_r, lora_alpha, lora_dropout, save_adapter, seeds, seed,
+                         max_train_rows, max_eval_rows, save_model, torch_device, dtype, force, quiet)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _finetune(output, model, train, dev, test, data, task, epochs, max_steps, batch_size, lr, warmup_steps,
+              weight_decay, eval_every, select_metric, patience, class_weights_mode, max_length, lora, lora_targets,
+              lora_r, lora_alpha, lora_dropout, save_adapter, seeds, seed, max_train_rows, max_eval_rows, save_model,
+              torch_device, dtype, force, quiet):
+    import torch
+
+    labelled = load_tables(train, dev, test, data=data, task=task)
+    if select_metric != "loss" and select_metric not in metric_names(labelled.task):
+        raise InputError(f"--select-metric {select_metric}: expected loss or one of "
+                         f"{', '.join(metric_names(labelled.task))} for {labelled.task}")
+    labelled.train = subsample(labelled.train, max_train_rows, seed)
+    labelled.dev = subsample(labelled.dev, max_eval_rows, seed)
+    labelled.test = subsample(labelled.test, max_eval_rows, seed)
+    if labelled.task == "classification" and len(np.unique(labelled.train.targets)) < 2:
+        raise InputError(f"--max-train-rows {max_train_rows}: the subsample of {labelled.train.table.path} holds "
+                         "one class only; take more rows")
+    weights = class_weights(labelled.task, labelled.train.targets, class_weights_mode)
+
+    steps_per_epoch = math.ceil(len(labelled.train.table) / batch_size)
+    if max_steps is not None and epochs is None:
+        total_steps, max_epochs = max_steps, math.ceil(max_steps / steps_per_epoch)
+    else:
+        epochs = 3 if epochs is None else epochs
+        epoch_steps = math.ceil(epochs * steps_per_epoch)
+        total_steps = epoch_steps if max_steps is None else min(max_steps, epoch_steps)
+        max_epochs = math.ceil(epochs)
+
+    runs, best_run, tokenizer, encoded, chosen_length = [], None, None, None, max_length
+    seed_list = [seed + i for i in range(seeds)]
+    for run_seed in seed_list:
+        net, tokenizer = build_classifier(model, labelled, run_seed, torch_device)
+        if encoded is None:
+            if chosen_length is None:
+                chosen_length = automatic_max_length(tokenizer, labelled.train)
+                log.info("max length from the training data: %d tokens", chosen_length)
+            encoded = {name: encode_split(tokenizer, split, chosen_length)
+                       for name, split in labelled.splits().items()}
+            for name, enc in encoded.items():
+                if enc.truncated:
+                    log.warning("%s: %d of %d examples truncated to %d tokens", name, enc.truncated,
+                                len(enc.lengths), chosen_length)
+        if lora:
+            net = apply_lora(net, list(lora_targets), lora_r, lora_alpha, lora_dropout)
+        _set_seed(run_seed)
+        history, best_step, steps_run, seconds, speed = train_one(
+            net, tokenizer, encoded, labelled, seed=run_seed, total_steps=total_steps, eval_every=eval_every,
+            batch_size=batch_size, lr=lr, warmup_steps=warmup_steps, weight_decay=weight_decay,
+            select_metric=select_metric, patience=patience, weights=weights, device=torch_device, dtype=dtype,
+            quiet=quiet, max_epochs=max_epochs)
+        num_labels = len(labelled.label_names)
+        pad_id = tokenizer.pad_token_id
+        dev_metrics, dev_output = evaluate(net, encoded["dev"], labelled.task, num_labels, batch_size, pad_id,
+                                           torch_device, dtype)
+        test_metrics, test_output = (evaluate(net, encoded["test"], labelled.task, num_labels, batch_size, pad_id,
+                                              torch_device, dtype) if "test" in encoded else ({}, None))
+        run = RunResult(run_seed, best_step, steps_run, history, dev_metrics, test_metrics, dev_output,
+                        test_output, None, seconds, speed)
+        runs.append(run)
+        chosen = dev_metrics[select_metric]
+        if best_run is None or is_better(select_metric, chosen, best_run.dev[select_metric]):
+            if best_run is not None:
+                best_run.model = None
+            best_run, run.model = run, net
+        else:
+            del net
+        log.info("seed %d: best step %d, dev %s %.4f, %.1f s", run_seed, best_step, select_metric, chosen, seconds)
+
+    summary = {
+        "task": labelled.task,
+        "labels": labelled.label_names,
+        "pairs": labelled.pairs,
+        "select_metric": select_metric,
+        "seeds": seed_list,
+        "selected_seed": best_run.seed,
+        "rows": {name: len(split.table) for name, split in labelled.splits().items()},
+        "max_length": chosen_length,
+        "steps": total_steps,
+        "predictions_split": "test" if labelled.test is not None else "dev",
+    }
+    for split in ("dev", "test"):
+        if split == "test" and labelled.test is None:
+            continue
+        summary[split], summary[f"{split}_std"] = _metric_summary(runs, split)
+    summary["runs"] = [{"seed": r.seed, "best_step": r.best_step, "steps": r.steps, "dev": r.dev, "test": r.test,
+                        "seconds": round(r.seconds, 3), "train_sequences_per_s": round(r.train_sequences_per_s, 2)}
+                       for r in runs]
+
+    record = {
+        "dnabert2_version": __version__,
+        "torch_version": torch.__version__,
+        "base_model": str(Path(model).resolve()) if Path(model).exists() else str(model),
+        "task": labelled.task,
+        "labels": labelled.label_names,
+        "pairs": labelled.pairs,
+        "max_length": chosen_length,
+        "data": {name: {"path": str(Path(split.table.path).resolve()), "rows": len(split.table),
+                        "sha256": _sha256(split.table.path)} for name, split in labelled.splits().items()},
+        "options": {"epochs": epochs, "max_steps": max_steps, "total_steps": total_steps,
+                    "batch_size": batch_size, "lr": lr, "warmup_steps": warmup_steps, "weight_decay": weight_decay,
+                    "eval_every": eval_every, "select_metric": select_metric, "patience": patience,
+                    "class_weights": class_weights_mode, "max_train_rows": max_train_rows,
+                    "max_eval_rows": max_eval_rows, "device": str(torch_device), "precision": str(dtype),
+                    "lora": ({"targets": list(lora_targets), "r": lora_r, "alpha": lora_alpha,
+                              "dropout": lora_dropout, "saved": "adapter" if save_adapter else "merged"}
+                             if lora else None)},
+        "seeds": seed_list,
+        "selected_seed": best_run.seed,
+        "runs": [{"seed": r.seed, "best_step": r.best_step, "steps": r.steps, "history": r.history} for r in runs],
+    }
+
+    with output_dir(output, force) as tmp:
+        split_name = summary["predictions_split"]
+        split = getattr(labelled, split_name)
+        if save_model:
+            _save_model(best_run.model, tokenizer, tmp, lora, save_adapter, record["base_model"])
+        (tmp / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (tmp / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
+        selected_output = best_run.test_output if split_name == "test" else best_run.dev_output
+        write_predictions(tmp / "predictions.tsv", labelled, split, *selected_output)
+        plot_curves(tmp / "training_curve.png", runs, select_metric)
+        if len(runs) > 1:
+            for run in runs:
+                folder = tmp / "seeds" / f"seed_{run.seed}"
+                folder.mkdir(parents=True)
+                (folder / "metrics.json").write_text(json.dumps({"seed": run.seed, "best_step": run.best_step,
+                                                                 "dev": run.dev, "test": run.test}, indent=2) + "\n")
+                run_output = run.test_output if split_name == "test" else run.dev_output
+                write_predictions(folder / "predictions.tsv", labelled, split, *run_output)
+    return summary
+
+
+def _save_model(model, tokenizer, folder, lora, save_adapter, base_model):
+    """Merged: a plain model folder. Adapter: folder/adapter/ (peft files and the head's config.json)."""
+    if lora and save_adapter:
+        adapter = folder / "adapter"
+        model.save_pretrained(adapter)
+        config = model.get_base_model().config
+        config.save_pretrained(adapter)
+        _point_adapter_at(adapter, base_model)
+    else:
+        if lora:
+            model = model.merge_and_unload()
+        model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+def _point_adapter_at(adapter, base_model):
+    path = adapter / "adapter_config.json"
+    config = json.loads(path.read_text())
+    config["base_model_name_or_path"] = base_model
+    path.write_text(json.dumps(config, indent=2) + "\n")
+
+
+def load_finetuned(path, device=None):
+    """(model, tokenizer) from a fine-tuning output: a merged model folder, or one holding adapter/."""
+    path = Path(path)
+    from .loading import load_model
+
+    if not (path / "adapter").is_dir():
+        return load_model(path, task="classification", device=device, dtype="fp32")
+    from peft import PeftModel
+
+    from .model import DNABert2Config, DNABert2ForSequenceClassification
+    from .tokenizer import load_tokenizer
+
+    adapter = path / "adapter"
+    base_model = json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"]
+    encoder, _ = load_model(base_model, task="base", device="cpu", dtype="fp32")
+    tokenizer = load_tokenizer(path)
+    config = DNABert2Config.from_pretrained(adapter)
+    model = DNABert2ForSequenceClassification(config)
+    _load_encoder(model, encoder)
+    model = PeftModel.from_pretrained(model, adapter).merge_and_unload().eval()
+    if device is not None:
+        model = model.to(device)
+    return model, tokenizer
+

@@ -1,0 +1,384 @@
+"""`dnabert2 finetune` and `dnabert2 benchmark gue` on a tiny random model: GUE subsets, own fixtures, LoRA, seeds,
+bad tables. Reference numbers come from plain computations here (sklearn-free metrics, one-example forwards)."""
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+
+from conftest import TEST_DATA, shared_path
+
+# a fast, deterministic setting: one thread (much faster than two on busy CPUs), small steps, high lr
+FAST = dict(threads=1, device="cpu", warmup_steps=2, batch_size=32)
+
+
+def fixture_files(kind, ext):
+    return {split: TEST_DATA / f"ft_{kind}_{split}.{ext}" for split in ("train", "dev", "test")}
+
+
+def read_tsv(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def read_rows(path, delimiter=","):
+    """{line number: row dict} of a table."""
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle, delimiter=delimiter)
+        return {i + 2: row for i, row in enumerate(reader)}
+
+
+def plain_classification_metrics(truth, predicted):
+    """Accuracy, macro F1/precision/recall and binary or multi-class MCC written out from counts."""
+    classes = sorted(set(truth) | set(predicted))
+    n = len(truth)
+    precision, recall, f1 = [], [], []
+    for c in classes:
+        tp = sum(1 for t, p in zip(truth, predicted) if t == c and p == c)
+        fp = sum(1 for t, p in zip(truth, predicted) if t != c and p == c)
+        fn = sum(1 for t, p in zip(truth, predicted) if t == c and p != c)
+        precision.append(tp / (tp + fp) if tp + fp else 0.0)
+        recall.append(tp / (tp + fn) if tp + fn else 0.0)
+        f1.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
+    correct = sum(1 for t, p in zip(truth, predicted) if t == p)
+    t_k = [sum(1 for t in truth if t == c) for c in classes]
+    p_k = [sum(1 for p in predicted if p == c) for c in classes]
+    denominator = math.sqrt((n * n - sum(x * x for x in p_k)) * (n * n - sum(x * x for x in t_k)))
+    mcc = (correct * n - sum(a * b for a, b in zip(t_k, p_k))) / denominator if denominator else 0.0
+    return {"accuracy": correct / n, "f1": sum(f1) / len(classes), "precision": sum(precision) / len(classes),
+            "recall": sum(recall) / len(classes), "mcc": mcc}
+
+
+def reference_probabilities(folder, sequences, max_length, pairs=None):
+    """Class probabilities of a saved model, one example at a time (no padding), from `dnabert2.load_model`."""
+    import torch
+
+    from dnabert2 import load_model
+
+    model, tokenizer = load_model(folder)
+    rows = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one example at a time runs far faster on one thread
+    with torch.no_grad():
+        for i, sequence in enumerate(sequences):
+            encoded = tokenizer(sequence, None if pairs is None else pairs[i], truncation=True,
+                                max_length=max_length, return_token_type_ids=True, return_tensors="pt")
+            logits = model(input_ids=encoded["input_ids"], token_type_ids=encoded["token_type_ids"]).logits[0]
+            rows.append(torch.softmax(logits.double(), dim=-1).numpy())
+    torch.set_num_threads(threads)
+    return np.asarray(rows), model
+
+
+@pytest.fixture(scope="module")
+def tata_run(tiny_model_dir, tmp_path_factory):
+    """prom_core_tata subsampled; lr and steps chosen so the best dev loss is not at the last step."""
+    from dnabert2 import finetune
+
+    folder = shared_path("gue", "prom", "prom_core_tata")
+    out = tmp_path_factory.mktemp("tata") / "out"
+    summary = finetune(out, model=tiny_model_dir, data=folder, max_train_rows=256, max_eval_rows=96, max_steps=24,
+                       eval_every=4, lr=3e-3, **FAST)
+    return folder, out, summary
+
+
+def test_gue_run_writes_model_folder_and_reports(tata_run):
+    folder, out, summary = tata_run
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "metrics.json", "predictions.tsv",
+                 "training_record.json"):
+        assert (out / name).is_file(), name
+    assert (out / "training_curve.png").read_bytes()[:4] == b"\x89PNG"
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"] == {"0": "0", "1": "1"}
+    assert config["problem_type"] == "single_label_classification"
+    record = json.loads((out / "training_record.json").read_text())
+    assert record["data"]["train"]["rows"] == 256 and record["data"]["train"]["path"].endswith("train.csv")
+    assert summary["steps"] == 24 and summary["rows"] == {"train": 256, "dev": 96, "test": 96}
+
+
+def test_dev_selection_keeps_the_best_checkpoint(tata_run):
+    _, out, summary = tata_run
+    history = json.loads((out / "training_record.json").read_text())["runs"][0]["history"]
+    losses = {h["step"]: h["dev_loss"] for h in history}
+    best_step = min(losses, key=losses.get)
+    assert summary["runs"][0]["best_step"] == best_step
+    assert best_step < max(losses), "the setting must make an earlier checkpoint the best one"
+    # the metrics after training are those of the best step, not of the last one
+    assert summary["dev"]["loss"] == pytest.approx(losses[best_step], abs=1e-5)
+    assert summary["dev"]["loss"] != pytest.approx(losses[max(losses)], abs=1e-5)
+
+
+def test_metrics_json_equals_metrics_recomputed_from_predictions(tata_run):
+    _, out, _ = tata_run
+    metrics = json.loads((out / "metrics.json").read_text())
+    rows = read_tsv(out / "predictions.tsv")
+    assert len(rows) == 96 and list(rows[0])[:3] == ["line", "label", "prediction"]
+    for row in rows:  # prediction is the most probable class
+        assert row["prediction"] == max(("0", "1"), key=lambda c: float(row[f"prob_{c}"]))
+    expected = plain_classification_metrics([r["label"] for r in rows], [r["prediction"] for r in rows])
+    for name, value in expected.items():
+        assert metrics["test"][name] == pytest.approx(value, abs=1e-9), name
+
+
+def test_saved_model_predicts_like_the_trained_one(tata_run):
+    folder, out, summary = tata_run
+    rows = read_tsv(out / "predictions.tsv")
+    table = read_rows(folder / "test.csv")
+    sequences = [table[int(r["line"])]["sequence"] for r in rows]
+    assert [table[int(r["line"])]["label"] for r in rows] == [r["label"] for r in rows]
+    probabilities, model = reference_probabilities(out, sequences, summary["max_length"])
+    assert model.config.id2label == {0: "0", 1: "1"}
+    written = np.asarray([[float(r["prob_0"]), float(r["prob_1"])] for r in rows])
+    assert np.allclose(probabilities, written, atol=1e-4)
+
+
+def test_automatic_max_length_is_the_longest_training_example(tata_run, reference_tokenizer_dir):
+    from dnabert2.tokenizer import load_tokenizer
+
+    folder, _, summary = tata_run
+    tokenizer = load_tokenizer(reference_tokenizer_dir)
+    record = json.loads((tata_run[1] / "training_record.json").read_text())
+    assert record["max_length"] == summary["max_length"]
+    # the longest example of the whole training file bounds the subsample's
+    lengths = [len(tokenizer(r["sequence"])["input_ids"]) for r in read_rows(folder / "train.csv").values()]
+    assert 3 <= summary["max_length"] <= max(lengths)
+
+
+def test_lora_trains_only_adapters_and_saved_model_predicts_alike(tiny_model_dir, tmp_path, shared):
+    pytest.importorskip("peft")
+    from safetensors.numpy import load_file
+
+    from dnabert2 import finetune
+
+    folder = shared("gue", "tf", "0")
+    out = tmp_path / "lora"
+    summary = finetune(out, model=tiny_model_dir, data=folder, max_train_rows=128, max_eval_rows=48, max_steps=6,
+                       eval_every=3, lr=5e-3, lora=True, lora_r=2, lora_alpha=4, lora_dropout=0.0, **FAST)
+    base = load_file(tiny_model_dir / "model.safetensors")
+    tuned = load_file(out / "model.safetensors")
+    changed = []
+    for name, value in tuned.items():
+        if name.startswith(("bert.pooler.", "classifier.")):
+            continue
+        assert name in base, name
+        if not np.array_equal(value, base[name]):
+            changed.append(name)
+            # a merged LoRA update is B @ A: rank at most r
+            assert name.endswith("attention.self.Wqkv.weight"), name
+            assert np.linalg.matrix_rank((value - base[name]).astype(np.float64), tol=1e-6) <= 2
+    assert len(changed) == 2  # the Wqkv of both layers of the tiny model
+    record = json.loads((out / "training_record.json").read_text())
+    assert record["options"]["lora"]["targets"] == ["Wqkv"]
+    rows = read_tsv(out / "predictions.tsv")
+    table = read_rows(folder / "test.csv")
+    probabilities, _ = reference_probabilities(out, [table[int(r["line"])]["sequence"] for r in rows],
+                                               summary["max_length"])
+    written = np.asarray([[float(r["prob_0"]), float(r["prob_1"])] for r in rows])
+    assert np.allclose(probabilities, written, atol=1e-4)
+
+
+def test_lora_adapter_saved_and_reloaded(tiny_model_dir, tmp_path):
+    pytest.importorskip("peft")
+    from dnabert2.finetuning import load_finetuned
+    from dnabert2 import finetune
+
+    files = fixture_files("strings", "csv")
+    out = tmp_path / "adapter"
+    finetune(out, model=tiny_model_dir, **files, max_steps=4, eval_every=2, lr=5e-3, lora=True,
+             lora_targets=["Wqkv", "wo"], save_adapter=True, **FAST)
+    assert (out / "adapter" / "adapter_config.json").is_file() and not (out / "model.safetensors").exists()
+    model, tokenizer = load_finetuned(out)
+    assert model.config.id2label == {0: "at_rich", 1: "balanced", 2: "gc_rich"}
+    rows = read_tsv(out / "predictions.tsv")
+    table = read_rows(files["test"])
+    import torch
+
+    with torch.no_grad():
+        for row in rows[:8]:
+            ids = tokenizer(table[int(row["line"])]["sequence"], return_tensors="pt")["input_ids"]
+            probs = torch.softmax(model(input_ids=ids).logits[0].double(), -1).numpy()
+            assert np.allclose(probs, [float(row[f"prob_{c}"]) for c in ("at_rich", "balanced", "gc_rich")],
+                               atol=1e-4)
+
+
+def test_string_labels_through_the_cli(tiny_model_dir, tmp_path, run_cli):
+    files = fixture_files("strings", "csv")
+    out = tmp_path / "strings"
+    result = run_cli("finetune", "--model", tiny_model_dir, "--train", files["train"], "--dev", files["dev"],
+                     "--test", files["test"], "-o", out, "--max-steps", 6, "--eval-every", 3, "--lr", 5e-3,
+                     "--warmup-steps", 2, "--threads", 1, "--device", "cpu", "--class-weights", "balanced",
+                     "--select-metric", "f1")
+    assert result.exit_code == 0, result.output
+    assert "test: accuracy" in result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"] == {"0": "at_rich", "1": "balanced", "2": "gc_rich"}
+    rows = read_tsv(out / "predictions.tsv")
+    assert list(rows[0]) == ["line", "label", "prediction", "prob_at_rich", "prob_balanced", "prob_gc_rich"]
+    truth = read_rows(files["test"])
+    assert [r["label"] for r in rows] == [truth[int(r["line"])]["label"] for r in rows]
+    for row in rows:
+        assert sum(float(row[f"prob_{c}"]) for c in ("at_rich", "balanced", "gc_rich")) == pytest.approx(1, abs=1e-4)
+    metrics = json.loads((out / "metrics.json").read_text())
+    expected = plain_classification_metrics([r["label"] for r in rows], [r["prediction"] for r in rows])
+    for name, value in expected.items():
+        assert metrics["test"][name] == pytest.approx(value, abs=1e-9), name
+    assert metrics["select_metric"] == "f1"
+
+
+def test_pairs_use_both_sequences(tiny_model_dir, tmp_path):
+    from dnabert2 import finetune
+
+    files = fixture_files("pairs", "tsv")
+    out = tmp_path / "pairs"
+    summary = finetune(out, model=tiny_model_dir, **files, max_steps=4, eval_every=2, lr=5e-3, **FAST)
+    assert summary["pairs"] is True and summary["labels"] == ["0", "1"]
+    rows = read_tsv(out / "predictions.tsv")
+    table = read_rows(files["test"], delimiter="\t")
+    probabilities, _ = reference_probabilities(
+        out, [table[int(r["line"])]["sequence_a"] for r in rows], summary["max_length"],
+        pairs=[table[int(r["line"])]["sequence_b"] for r in rows])
+    assert np.allclose(probabilities, [[float(r["prob_0"]), float(r["prob_1"])] for r in rows], atol=1e-4)
+
+
+def test_regression(tiny_model_dir, tmp_path):
+    from dnabert2 import finetune
+
+    files = fixture_files("regression", "csv")
+    out = tmp_path / "regression"
+    summary = finetune(out, model=tiny_model_dir, **files, max_steps=6, eval_every=3, lr=5e-3,
+                       select_metric="mse", **FAST)
+    assert summary["task"] == "regression"
+    config = json.loads((out / "config.json").read_text())
+    assert config["problem_type"] == "regression" and len(config["id2label"]) == 1
+    rows = read_tsv(out / "predictions.tsv")
+    assert list(rows[0]) == ["line", "label", "prediction"]
+    y = np.asarray([float(r["label"]) for r in rows])
+    p = np.asarray([float(r["prediction"]) for r in rows])
+    truth = read_rows(files["test"])
+    assert np.allclose(y, [float(truth[int(r["line"])]["label"]) for r in rows])
+    metrics = summary["test"]
+    assert metrics["mse"] == pytest.approx(np.mean((y - p) ** 2), rel=1e-5)
+    assert metrics["r2"] == pytest.approx(1 - np.sum((y - p) ** 2) / np.sum((y - y.mean()) ** 2), rel=1e-4, abs=1e-6)
+    assert metrics["pearson"] == pytest.approx(np.corrcoef(y, p)[0, 1], abs=1e-4)
+    def rank(values):  # average rank of ties: (number below) + (number equal + 1) / 2
+        return np.asarray([np.sum(values < v) + (np.sum(values == v) + 1) / 2 for v in values])
+    assert metrics["spearman"] == pytest.approx(np.corrcoef(rank(y), rank(p))[0, 1], abs=1e-4)
+
+
+def test_multilabel(tiny_model_dir, tmp_path):
+    from dnabert2 import finetune
+
+    files = fixture_files("multilabel", "tsv")
+    out = tmp_path / "multilabel"
+    summary = finetune(out, model=tiny_model_dir, **files, max_steps=4, eval_every=2, lr=5e-3, **FAST)
+    names = ["has_TATA", "has_CpG", "gc_rich"]
+    assert summary["task"] == "multilabel" and summary["labels"] == names
+    config = json.loads((out / "config.json").read_text())
+    assert config["problem_type"] == "multi_label_classification"
+    assert list(config["id2label"].values()) == names
+    rows = read_tsv(out / "predictions.tsv")
+    truth = read_rows(files["test"], delimiter="\t")
+    y = np.asarray([[int(truth[int(r["line"])][n]) for n in names] for r in rows])
+    assert [r["label"] for r in rows] == [";".join(n for n, v in zip(names, t) if v) for t in y]
+    p = np.asarray([[float(r[f"prob_{n}"]) > 0.5 for n in names] for r in rows]).astype(int)
+    assert [r["prediction"] for r in rows] == [";".join(n for n, v in zip(names, t) if v) for t in p]
+    assert summary["test"]["accuracy"] == pytest.approx(np.mean((y == p).all(axis=1)))
+    assert summary["test"]["label_accuracy"] == pytest.approx(np.mean(y == p))
+
+
+def test_seeds_report_mean_and_std_and_early_stopping(tiny_model_dir, tmp_path):
+    from dnabert2 import finetune
+
+    files = fixture_files("strings", "csv")
+    out = tmp_path / "seeds"
+    # lr this small leaves the predictions (and so the accuracy) unchanged: patience 1 stops at the 2nd evaluation
+    summary = finetune(out, model=tiny_model_dir, **files, max_steps=12, eval_every=2, lr=1e-9, seeds=2, seed=7,
+                       select_metric="accuracy", patience=1, **FAST)
+    assert summary["seeds"] == [7, 8] and len(summary["runs"]) == 2
+    for run in summary["runs"]:
+        assert run["steps"] == 4 and run["best_step"] == 2
+    accuracies = [run["test"]["accuracy"] for run in summary["runs"]]
+    assert summary["test"]["accuracy"] == pytest.approx(np.mean(accuracies))
+    assert summary["test_std"]["accuracy"] == pytest.approx(np.std(accuracies, ddof=1))
+    for seed in (7, 8):
+        assert (out / "seeds" / f"seed_{seed}" / "predictions.tsv").is_file()
+
+
+@pytest.mark.parametrize("name, text, line, reason", [
+    ("train.csv", "seq,lbl,x,y\nACGT,1,1,1\n", 1, "missing columns"),
+    ("train.csv", "sequence,label\nACGTACGT,1\nACGT\t0\n", 3, "mixed delimiters"),
+    ("train.csv", "sequence,label\nACGTACGT,1\nACGZ,0\n", 3, "invalid character 'Z'"),
+    ("train.csv", "sequence,label\nACGTACGT,1\n,0\n", 3, "empty sequence"),
+    ("dev.csv", "sequence,label\nACGTACGT,1\nACGTAA,7\n", 3, "label '7' does not occur in the training data"),
+])
+def test_bad_tables_exit_2_with_file_line_and_reason(tiny_model_dir, tmp_path, run_cli, name, text, line, reason):
+    good = "sequence,label\nACGTACGT,1\nTTGACC,0\n"
+    for split in ("train.csv", "dev.csv"):
+        (tmp_path / split).write_text(text if split == name else good)
+    result = run_cli("finetune", "--model", tiny_model_dir, "--data", tmp_path, "-o", tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert f"{tmp_path / name}: line {line}: " in result.output and reason in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_option_errors_exit_2(tiny_model_dir, tmp_path, run_cli):
+    files = fixture_files("regression", "csv")
+    result = run_cli("finetune", "--model", tiny_model_dir, "--train", files["train"], "--dev", files["dev"],
+                     "-o", tmp_path / "o", "--select-metric", "mcc")
+    assert result.exit_code == 2 and "--select-metric mcc" in result.output
+    result = run_cli("finetune", "--model", tiny_model_dir, "--train", files["train"], "--dev", files["dev"],
+                     "-o", tmp_path / "o", "--save-adapter")
+    assert result.exit_code == 2 and "--save-adapter needs --lora" in result.output
+
+
+def test_length_buckets_cover_every_example_once():
+    from dnabert2.finetuning import length_batches
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 200, size=1000)
+    batches = length_batches(lengths, 8, np.random.default_rng(1))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
+    assert max(len(b) for b in batches) == 8
+    # padding inside length-bucketed batches is far below that of random batches
+    padded = sum(len(b) * lengths[b].max() - lengths[b].sum() for b in batches)
+    random_batches = np.array_split(rng.permutation(1000), 125)
+    random_padded = sum(len(b) * lengths[b].max() - lengths[b].sum() for b in random_batches)
+    assert padded < random_padded / 5
+
+
+def test_balanced_class_weights_by_hand():
+    from dnabert2.finetuning import class_weights
+
+    weights = class_weights("classification", np.array([0, 0, 0, 1, 2, 2]), "balanced")
+    assert weights.tolist() == pytest.approx([6 / (3 * 3), 6 / (3 * 1), 6 / (3 * 2)])
+    weights = class_weights("multilabel", np.array([[1, 0], [0, 0], [1, 1], [0, 0]], dtype=float), "balanced")
+    assert weights.tolist() == pytest.approx([2 / 2, 3 / 1])
+
+
+def test_benchmark_gue_runs_found_folders_and_prints_paper_numbers(tiny_model_dir, tmp_path, run_cli, shared):
+    root = shared("gue")
+    out = tmp_path / "bench"
+    result = run_cli("benchmark", "gue", "--data", root, "--model", tiny_model_dir, "-o", out,
+                     "--tasks", "prom/prom_core_tata,emp/h3", "--max-train-rows", 64, "--max-eval-rows", 32,
+                     "--max-steps", 2, "--threads", 1, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "prom/prom_core_tata" in result.output and "74.17" in result.output
+    assert "emp/h3" in result.output and "skipped" in result.output
+    rows = {r["dataset"]: r for r in read_tsv(out / "results.tsv")}
+    assert rows["emp/h3"]["status"].startswith("skipped")
+    tata = rows["prom/prom_core_tata"]
+    assert tata["paper_dnabert2"] == "74.17" and tata["max_length"] == "20" and tata["steps"] == "2"
+    run = json.loads((out / "runs" / "prom_prom_core_tata" / "metrics.json").read_text())
+    assert float(tata["ours"]) == pytest.approx(100 * run["test"]["mcc"], abs=0.01)
+    assert not (out / "runs" / "prom_prom_core_tata" / "model.safetensors").exists()
+
+
+def test_gue_protocol_table_matches_the_paper():
+    from dnabert2.gue import PAPER_DNABERT2, PROTOCOLS
+
+    assert len(PAPER_DNABERT2) == 28 and set(PAPER_DNABERT2) <= set(PROTOCOLS)
+    assert PROTOCOLS["prom/prom_core_tata"].max_length == 20 and PROTOCOLS["prom/prom_core_tata"].epochs == 10
+    assert PROTOCOLS["mouse/3"].max_steps == 1000 and PROTOCOLS["virus/covid"].metric == "f1"
+    assert PROTOCOLS["emp/h3k4me3"].max_length == 128 and PROTOCOLS["splice/reconstructed"].max_length == 80
+    assert np.mean([PAPER_DNABERT2[f"tf/{i}"] for i in range(5)]) == pytest.approx(70.108)
