@@ -12,6 +12,8 @@ from .errors import InputError  # noqa: E402
 # public name -> module (relative to this package) that defines it
 _LAZY = {
     "train_vocab": ".vocab",
+    "finetune": ".finetuning",
+    "benchmark_gue": ".gue",
     "load_tokenizer": ".tokenizer",
     "load_model": ".loading",
     "convert_model": ".loading",

@@ -16,6 +16,8 @@ from .errors import InputError
 # name -> (module in dnabert2.commands, one-line summary shown by `dnabert2 --help`)
 COMMANDS = {
     "vocab": ("vocab", "Learn a BPE vocabulary (tokenizer folder) from FASTA genomes."),
+    "finetune": ("finetune", "Fine-tune a model on labelled sequence tables (classification, regression, multi-label)."),
+    "benchmark": ("benchmark", "Benchmarks: `benchmark gue` runs the GUE protocol and compares with the paper."),
     "convert": ("convert", "Convert the DNABERT-2-117M release (or any model folder) into a clean safetensors folder."),
 }
 
