@@ -85,8 +85,8 @@ def _from_hub(repo_id):
         from huggingface_hub import hf_hub_download
         tokenizer_json = hf_hub_download(repo_id, "tokenizer.json")
     except Exception as e:  # offline, unknown repo, no tokenizer.json: all the user's to fix
-        raise InputError(f"{repo_id}: not a local folder, and the hub gave no tokenizer.json "
-                         f"({type(e).__name__})") from None
+        raise InputError(f"{repo_id}: no such local folder, and no tokenizer.json could be fetched for it from "
+                         f"the Hugging Face hub ({type(e).__name__}; offline?)") from None
     try:
         config = hf_hub_download(repo_id, "tokenizer_config.json")
     except Exception:
