@@ -523,6 +523,8 @@ def _finetune(output, model, train, dev, test, data, task, epochs, max_steps, ba
                                 len(enc.lengths), chosen_length)
         if lora:
             net = apply_lora(net, list(lora_targets), lora_r, lora_alpha, lora_dropout)
+        parameters = {"total": sum(p.numel() for p in net.parameters()),
+                      "trainable": sum(p.numel() for p in net.parameters() if p.requires_grad)}
         _set_seed(run_seed)
         history, best_step, steps_run, seconds, speed = train_one(
             net, tokenizer, encoded, labelled, seed=run_seed, total_steps=total_steps, eval_every=eval_every,
@@ -557,6 +559,7 @@ def _finetune(output, model, train, dev, test, data, task, epochs, max_steps, ba
         "rows": {name: len(split.table) for name, split in labelled.splits().items()},
         "max_length": chosen_length,
         "steps": total_steps,
+        "parameters": parameters,
         "predictions_split": "test" if labelled.test is not None else "dev",
     }
     for split in ("dev", "test"):

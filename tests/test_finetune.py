@@ -87,7 +87,11 @@ def test_gue_run_writes_model_folder_and_reports(tata_run):
     for name in ("config.json", "model.safetensors", "tokenizer.json", "metrics.json", "predictions.tsv",
                  "training_record.json"):
         assert (out / name).is_file(), name
-    assert (out / "training_curve.png").read_bytes()[:4] == b"\x89PNG"
+    try:
+        import matplotlib  # noqa: F401
+        assert (out / "training_curve.png").read_bytes()[:4] == b"\x89PNG"
+    except ImportError:
+        assert not (out / "training_curve.png").exists()
     config = json.loads((out / "config.json").read_text())
     assert config["id2label"] == {"0": "0", "1": "1"}
     assert config["problem_type"] == "single_label_classification"
