@@ -1,0 +1,40 @@
+"""`dnabert2 predict`: parse options, call `dnabert2.predict`, print a summary."""
+import shlex
+import sys
+
+import click
+
+from .. import options
+from .embed import print_summary, region_input_options, run_options
+
+
+@click.command("predict")
+@region_input_options
+@run_options
+@click.option("--tsv", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Also write a table of the predictions (a BED6+ file when the name ends in .bed).")
+@options.device_options
+@options.threads_option
+@options.common_options
+def command(fasta, bed, ref, clip, window, stride, resize, rc_average, model, output, batch_tokens, lookahead,
+            shard, resume, force, tsv, device, precision, threads, verbose, quiet):
+    """Predict classes (or values) of genomic regions with a fine-tuned model folder, into an HDF5 file.
+
+    Writes /probabilities and /labels (attribute label_names) for a classifier, /values for a regression
+    model, one row per region in input order. A region longer than --window gets the token-weighted mean of
+    its windows' probabilities (or values). --tsv adds a table: chrom, start, end, name, strand, label and
+    one column per class; a .bed name gives BED6 with score = 1000 x the top probability.
+
+    \b
+    Example:
+      dnabert2 predict --bed promoters.bed --ref hg38.fa.gz --model finetuned/ -o calls.h5 --tsv calls.bed
+    """
+    from ..embedding import predict
+
+    summary = predict(model=model, output=output, tsv=tsv, fasta=fasta, bed=bed, ref=ref, clip=clip, window=window,
+                      stride=stride, resize=resize, rc_average=rc_average, batch_tokens=batch_tokens,
+                      lookahead=lookahead, device=device, precision=precision, shard=shard, resume=resume,
+                      force=force, threads=threads, show_progress=options.show_progress(quiet),
+                      command_line=shlex.join(sys.argv))
+    if not quiet:
+        print_summary("Predicted", summary)
