@@ -77,7 +77,7 @@ def command(extra_genomes, genomes, prepare, windows, quiet, verbose, **kwargs):
           --tokenizer my_tokenizer --model-config dnabert2-117m -o big_model --resume
       dnabert2 pretrain --prepare --genome genomes/*.fa.gz --tokenizer my_tokenizer --windows 1000000 -o corpus
     """
-    from ..pretrain import pretrain
+    from ..pretraining import pretrain
     from ..pretrain_data import prepare_corpus
     from ..tokenizer import load_tokenizer
 
@@ -102,5 +102,8 @@ def command(extra_genomes, genomes, prepare, windows, quiet, verbose, **kwargs):
         last = summary["last"] or {}
         ev = summary["eval"] or {}
         state = "finished" if summary["finished"] else "stopped (resume with --resume)"
-        click.echo(f"step {summary['step']} {state}: loss {last.get('loss', float('nan')):.4f}, "
-                   f"held-out loss {ev.get('eval_loss', float('nan')):.4f}; wrote {summary['output']}", err=True)
+        losses = [f"loss {last['loss']:.4f}"] if "loss" in last else []
+        if "eval_loss" in ev:
+            losses.append(f"held-out loss {ev['eval_loss']:.4f}")
+        click.echo(f"step {summary['step']} {state}: {', '.join(losses) or 'no steps run'}; "
+                   f"wrote {summary['output']}", err=True)
