@@ -12,8 +12,12 @@ from .errors import InputError  # noqa: E402
 # public name -> module (relative to this package) that defines it
 _LAZY = {
     "train_vocab": ".vocab",
+    "embed": ".embedding",
+    "predict": ".embedding",
+    "merge": ".h5out",
     "finetune": ".finetuning",
     "benchmark_gue": ".gue",
+    "pretrain": ".pretraining",
     "load_tokenizer": ".tokenizer",
     "load_model": ".loading",
     "convert_model": ".loading",

@@ -16,9 +16,13 @@ from .errors import InputError
 # name -> (module in dnabert2.commands, one-line summary shown by `dnabert2 --help`)
 COMMANDS = {
     "vocab": ("vocab", "Learn a BPE vocabulary (tokenizer folder) from FASTA genomes."),
+    "embed": ("embed", "Embed regions (FASTA, or BED + reference) into HDF5: one vector per region."),
+    "predict": ("predict", "Predict classes or values of regions with a fine-tuned model, into HDF5 (and TSV/BED)."),
+    "merge": ("merge", "Join the HDF5 files of sharded embed/predict runs into one, in input order."),
     "finetune": ("finetune", "Fine-tune a model on labelled sequence tables (classification, regression, multi-label)."),
     "benchmark": ("benchmark", "Benchmarks: `benchmark gue` runs the GUE protocol and compares with the paper."),
     "convert": ("convert", "Convert the DNABERT-2-117M release (or any model folder) into a clean safetensors folder."),
+    "pretrain": ("pretrain", "Pretrain a model with masked-language modelling on genomes (CPU to multi-GPU)."),
 }
 
 
