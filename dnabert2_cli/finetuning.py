@@ -17,6 +17,7 @@ Output folder (written atomically):
     training_curve.png  train and dev loss per step (when matplotlib is importable)
     seeds/seed_N/       metrics.json, predictions.tsv of each seed when several seeds ran
 """
+import contextlib
 import hashlib
 import json
 import logging
@@ -222,7 +223,8 @@ def build_classifier(model_path, data, seed, device):
 
     _set_seed(seed)
     # float32 weights on the CPU first: training runs mixed precision through autocast, never in bf16 weights
-    encoder, tokenizer = load_model(model_path, task="base", device="cpu", dtype=torch.float32)
+    with _transformers_quiet():  # a masked-LM folder lacks the pooler and has an unused head: expected here
+        encoder, tokenizer = load_model(model_path, task="base", device="cpu", dtype=torch.float32)
     config = copy.deepcopy(encoder.config)
     config.num_labels = 1 if data.task == "regression" else len(data.label_names)
     config.problem_type = PROBLEM_TYPES[data.task]
@@ -234,6 +236,22 @@ def build_classifier(model_path, data, seed, device):
     _load_encoder(model, encoder)
     del encoder
     return model.to(device), tokenizer
+
+
+@contextlib.contextmanager
+def _transformers_quiet():
+    """transformers logs only errors and shows no progress bars inside this block."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def _load_encoder(model, encoder):
@@ -597,7 +615,8 @@ def _finetune(output, model, train, dev, test, data, task, epochs, max_steps, ba
         split_name = summary["predictions_split"]
         split = getattr(labelled, split_name)
         if save_model:
-            _save_model(best_run.model, tokenizer, tmp, lora, save_adapter, record["base_model"])
+            with _transformers_quiet():
+                _save_model(best_run.model, tokenizer, tmp, lora, save_adapter, record["base_model"])
         (tmp / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
         (tmp / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
         selected_output = best_run.test_output if split_name == "test" else best_run.dev_output
@@ -642,7 +661,8 @@ def load_finetuned(path, device=None):
     from .loading import load_model
 
     if not (path / "adapter").is_dir():
-        return load_model(path, task="classification", device=device, dtype="fp32")
+        with _transformers_quiet():
+            return load_model(path, task="classification", device=device, dtype="fp32")
     from peft import PeftModel
 
     from .model import DNABert2Config, DNABert2ForSequenceClassification
@@ -650,7 +670,8 @@ def load_finetuned(path, device=None):
 
     adapter = path / "adapter"
     base_model = json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"]
-    encoder, _ = load_model(base_model, task="base", device="cpu", dtype="fp32")
+    with _transformers_quiet():
+        encoder, _ = load_model(base_model, task="base", device="cpu", dtype="fp32")
     tokenizer = load_tokenizer(path)
     config = DNABert2Config.from_pretrained(adapter)
     model = DNABert2ForSequenceClassification(config)
