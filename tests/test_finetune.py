@@ -386,3 +386,30 @@ def test_gue_protocol_table_matches_the_paper():
     assert PROTOCOLS["mouse/3"].max_steps == 1000 and PROTOCOLS["virus/covid"].metric == "f1"
     assert PROTOCOLS["emp/h3k4me3"].max_length == 128 and PROTOCOLS["splice/reconstructed"].max_length == 80
     assert np.mean([PAPER_DNABERT2[f"tf/{i}"] for i in range(5)]) == pytest.approx(70.108)
+
+
+def test_finetuned_folder_drives_dnabert2_predict(tata_run, tmp_path, run_cli, reference_tokenizer_dir):
+    import h5py
+
+    from dnabert2.tokenizer import load_tokenizer
+
+    folder, out, summary = tata_run
+    rows = read_tsv(out / "predictions.tsv")
+    table = read_rows(folder / "test.csv")
+    tokenizer = load_tokenizer(reference_tokenizer_dir)
+    # predict never truncates; compare the rows fine-tuning did not truncate either
+    kept = [r for r in rows if len(tokenizer(table[int(r["line"])]["sequence"])["input_ids"]) <= summary["max_length"]]
+    assert len(kept) >= len(rows) // 2
+    fasta = tmp_path / "test.fa"
+    fasta.write_text("".join(f">line{r['line']}\n{table[int(r['line'])]['sequence']}\n" for r in kept))
+    result = run_cli("predict", "--fasta", fasta, "--model", out, "-o", tmp_path / "calls.h5", "--device", "cpu",
+                     "--quiet")
+    assert result.exit_code == 0, result.output
+    with h5py.File(tmp_path / "calls.h5") as f:
+        probabilities = f["probabilities"][:]
+        labels = f["labels"][:]
+        names = [x.decode() if isinstance(x, bytes) else str(x) for x in f["labels"].attrs["label_names"]]
+    assert names == ["0", "1"]
+    written = np.asarray([[float(r["prob_0"]), float(r["prob_1"])] for r in kept])
+    assert np.allclose(probabilities, written, atol=1e-4)
+    assert [names[i] for i in labels] == [r["prediction"] for r in kept]
