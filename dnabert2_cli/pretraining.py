@@ -461,8 +461,10 @@ def _train(o, rank, world, out, dev, dtype, tok, model, masking, fingerprint, re
     model.to(dev)
     model.train()
     if o["gradient_checkpointing"]:
+        # transformers 5 renames gradient_checkpointing_enable to activation_checkpointing_enable
+        enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
         try:
-            model.gradient_checkpointing_enable()
+            enable({"use_reentrant": False})
         except ValueError as e:
             raise InputError(f"--gradient-checkpointing: {e}") from None
     objective = _objective(model)

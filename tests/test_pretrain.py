@@ -306,6 +306,42 @@ def test_prepared_corpus_holds_the_same_windows_and_trains(tmp_path, gapped_geno
     dnabert2.load_model(out, device="cpu", dtype="fp32")
 
 
+def test_gradient_checkpointing_and_mixed_precision(tmp_path, shared, reference_tokenizer_dir):
+    """Checkpointing changes memory, not results; bf16 and fp16 (with loss scaling) train to nearby losses."""
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(TINY_NO_DROPOUT))
+    genome = shared(*SARS)
+    runs = {}
+    for name, kw in {"fp32": {}, "checkpointed": {"gradient_checkpointing": True},
+                     "bf16": {"precision": "bf16"}, "fp16": {"precision": "fp16"}}.items():
+        _pretrain(tmp_path / name, genome, reference_tokenizer_dir, model_config=str(config), max_steps=2,
+                  save_every=2, **kw)
+        runs[name] = (_weights(tmp_path / name), [r["loss"] for r in _log(tmp_path / name)])
+    base_w, base_loss = runs["fp32"]
+    w, loss = runs["checkpointed"]
+    assert loss == pytest.approx(base_loss, abs=1e-6)
+    assert all(torch.allclose(w[k], base_w[k], atol=1e-6) for k in base_w)
+    for name in ("bf16", "fp16"):
+        assert runs[name][1] == pytest.approx(base_loss, abs=0.05), name
+    state = torch.load(tmp_path / "fp16" / "checkpoints" / "step-00000002" / "trainer_state.pt", weights_only=True)
+    assert state["scaler"]["scale"] > 0  # the fp16 loss scaler is saved for --resume
+
+
+def test_init_continues_from_a_model_folder(tmp_path, shared, tiny_model_dir):
+    out = tmp_path / "run"
+    import dnabert2
+
+    summary = dnabert2.pretrain([shared(*SARS)], out, init=tiny_model_dir, max_tokens=64, batch_size=4,
+                                max_steps=2, eval_every=0, num_workers=0, threads=1)
+    assert summary["finished"]
+    before, after = _weights(tiny_model_dir), _weights(out)
+    assert before.keys() == after.keys()
+    # a small learning-rate step moves every trained tensor a little, from the init weights, not from scratch
+    key = "bert.embeddings.word_embeddings.weight"
+    change = (after[key] - before[key]).abs().max()
+    assert 0 < change < 0.01
+
+
 # ---------------------------------------------------------------------------------------------------- bad input
 
 def _cli_args(genome, tokenizer, out, *extra):
