@@ -105,7 +105,7 @@ def benchmark_gue(data, model, output, *, tasks=None, seeds=1, seed=42, max_trai
         for folder in folders:
             key = dataset_key(folder)
             protocol = PROTOCOLS.get(key, DEFAULT_PROTOCOL)
-            row = {"dataset": key, "metric": protocol.metric, "paper_dnabert2": PAPER_DNABERT2.get(key),
+            row = {"dataset": f"{folder.parent.name}/{folder.name}", "metric": protocol.metric, "paper_dnabert2": PAPER_DNABERT2.get(key),
                    "ours": None, "ours_std": None, "train_rows": None, "steps": None,
                    "max_length": protocol.max_length, "status": "ok"}
             if not (_has(folder, "train") and _has(folder, "test")):
@@ -116,7 +116,7 @@ def benchmark_gue(data, model, output, *, tasks=None, seeds=1, seed=42, max_trai
             steps = protocol.max_steps
             if max_steps is not None:
                 steps = max_steps if steps is None else min(steps, max_steps)
-            run_dir = tmp / "runs" / key.replace("/", "_")
+            run_dir = tmp / "runs" / row["dataset"].replace("/", "_")
             run_dir.parent.mkdir(parents=True, exist_ok=True)
             summary = finetune(run_dir, model=model, data=folder, epochs=protocol.epochs, max_steps=steps,
                                eval_every=protocol.eval_every, max_length=protocol.max_length,

@@ -368,9 +368,9 @@ def test_benchmark_gue_runs_found_folders_and_prints_paper_numbers(tiny_model_di
                      "--max-steps", 2, "--threads", 1, "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert "prom/prom_core_tata" in result.output and "74.17" in result.output
-    assert "emp/h3" in result.output and "skipped" in result.output
+    assert "EMP/H3" in result.output and "skipped" in result.output
     rows = {r["dataset"]: r for r in read_tsv(out / "results.tsv")}
-    assert rows["emp/h3"]["status"].startswith("skipped")
+    assert rows["EMP/H3"]["status"].startswith("skipped")
     tata = rows["prom/prom_core_tata"]
     assert tata["paper_dnabert2"] == "74.17" and tata["max_length"] == "20" and tata["steps"] == "2"
     run = json.loads((out / "runs" / "prom_prom_core_tata" / "metrics.json").read_text())
