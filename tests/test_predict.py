@@ -1,0 +1,154 @@
+"""`dnabert2 predict` with random tiny fine-tuned folders (classification and regression) on the chr2 promoters."""
+import functools
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from conftest import shared_path
+
+CHR2 = ("genomes", "human_hg38_chr2_1-2333275")
+COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A", "N": "N"}
+
+
+def revcomp(seq):
+    return "".join(COMPLEMENT[c] for c in reversed(seq))
+
+
+def make_folder(path, reference_tokenizer_dir, seed, **overrides):
+    from dnabert2.model import DNABert2Config, DNABert2ForSequenceClassification
+    from dnabert2.tokenizer import load_tokenizer
+
+    torch.manual_seed(seed)
+    model = DNABert2ForSequenceClassification(DNABert2Config.from_preset("tiny", **overrides)).eval()
+    model.save_pretrained(path)
+    load_tokenizer(reference_tokenizer_dir).save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def classifier_dir(tmp_path_factory, reference_tokenizer_dir):
+    return make_folder(tmp_path_factory.mktemp("cls"), reference_tokenizer_dir, 1, num_labels=3,
+                       id2label={0: "none", 1: "promoter", 2: "enhancer"})
+
+
+@pytest.fixture(scope="module")
+def regressor_dir(tmp_path_factory, reference_tokenizer_dir):
+    return make_folder(tmp_path_factory.mktemp("reg"), reference_tokenizer_dir, 2, num_labels=1,
+                       problem_type="regression")
+
+
+@pytest.fixture(scope="module")
+def data():
+    import pysam
+
+    ref = shared_path(*CHR2, "chr2_1-2333275.fa.gz")
+    return {"ref": ref, "bed": shared_path(*CHR2, "promoters_chr2_1-2333275.bed"), "genome": pysam.FastaFile(str(ref))}
+
+
+@functools.lru_cache(maxsize=None)
+def loaded(folder):
+    from transformers import PreTrainedTokenizerFast
+
+    from dnabert2.model import DNABert2ForSequenceClassification
+
+    return PreTrainedTokenizerFast.from_pretrained(folder), DNABert2ForSequenceClassification.from_pretrained(folder).eval()
+
+
+def logits_of(folder, seq):
+    """Plain computation: the classifier on [CLS] seq [SEP]."""
+    tok, model = loaded(folder)
+    ids = torch.tensor([tok(seq.upper())["input_ids"]])
+    with torch.no_grad():
+        return model(input_ids=ids).logits[0].numpy(), ids.shape[1] - 2
+
+
+def sequences(data):
+    out = []
+    for line in open(data["bed"]):
+        f = line.rstrip("\n").split("\t")
+        seq = data["genome"].fetch(f[0], int(f[1]), int(f[2])).upper()
+        out.append((f, revcomp(seq) if f[5] == "-" else seq))
+    return out
+
+
+def test_classifier_probabilities_labels_and_table(tmp_path, data, classifier_dir, run_cli):
+    out, table = tmp_path / "calls.h5", tmp_path / "calls.tsv"
+    result = run_cli("predict", "--bed", data["bed"], "--ref", data["ref"], "--model", classifier_dir, "-o", out,
+                     "--tsv", table)
+    assert result.exit_code == 0, result.output
+    assert "Predicted 67 regions" in result.output
+    with h5py.File(out, "r") as f:
+        probabilities, labels = f["probabilities"][:], f["labels"][:]
+        assert [x.decode() if isinstance(x, bytes) else x for x in f["labels"].attrs["label_names"]] == [
+            "none", "promoter", "enhancer"]
+        assert f.attrs["complete"] == True and "embeddings" not in f  # noqa: E712
+    assert probabilities.shape == (67, 3) and labels.shape == (67,) and labels.dtype == np.int32
+    rows = sequences(data)
+    for i, (fields, seq) in enumerate(rows[:20]):
+        logits, _ = logits_of(classifier_dir, seq)
+        want = np.exp(logits - logits.max())
+        np.testing.assert_allclose(probabilities[i], want / want.sum(), rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(labels, probabilities.argmax(1))
+    lines = table.read_text().splitlines()
+    assert lines[0] == "chrom\tstart\tend\tname\tstrand\tlabel\tp_none\tp_promoter\tp_enhancer"
+    first = lines[1].split("\t")
+    assert first[:5] == [rows[0][0][0], rows[0][0][1], rows[0][0][2], rows[0][0][3], "+"]
+    assert first[5] == ["none", "promoter", "enhancer"][labels[0]]
+    np.testing.assert_allclose([float(x) for x in first[6:]], probabilities[0], rtol=1e-5)
+    assert len(lines) == 68
+
+
+def test_long_region_gets_token_weighted_mean_of_window_probabilities(tmp_path, data, classifier_dir, run_cli):
+    seq = data["genome"].fetch("chr2", 800000, 802500).upper()
+    fasta = tmp_path / "long.fa"
+    fasta.write_text(f">long\n{seq}\n")
+    out, bed = tmp_path / "long.h5", tmp_path / "long.bed"
+    result = run_cli("predict", "--fasta", fasta, "--model", classifier_dir, "-o", out, "--window", 1000,
+                     "--tsv", bed, "-q")
+    assert result.exit_code == 0, result.output
+    probs, weights = [], []
+    for start in (0, 1000, 2000):
+        logits, n = logits_of(classifier_dir, seq[start:start + 1000])
+        p = np.exp(logits - logits.max())
+        probs.append(p / p.sum())
+        weights.append(n)
+    with h5py.File(out, "r") as f:
+        np.testing.assert_allclose(f["probabilities"][0], np.average(probs, axis=0, weights=weights), rtol=1e-4)
+        top = f["probabilities"][0].max()
+    fields = bed.read_text().splitlines()[1].split("\t")
+    assert fields[:6] == ["long", "0", "2500", "long", str(int(round(1000 * top))), "+"]
+
+
+def test_regression_writes_values(tmp_path, data, regressor_dir, run_cli):
+    out = tmp_path / "values.h5"
+    result = run_cli("predict", "--bed", data["bed"], "--ref", data["ref"], "--model", regressor_dir, "-o", out, "-q")
+    assert result.exit_code == 0, result.output
+    with h5py.File(out, "r") as f:
+        values = f["values"][:]
+        assert "probabilities" not in f and "labels" not in f
+    assert values.shape == (67, 1)
+    for i, (_, seq) in enumerate(sequences(data)[:10]):
+        np.testing.assert_allclose(values[i], logits_of(regressor_dir, seq)[0], rtol=1e-4, atol=1e-6)
+
+
+def test_predict_needs_a_fine_tuned_folder(tmp_path, data, tiny_model_dir, run_cli):
+    result = run_cli("predict", "--bed", data["bed"], "--ref", data["ref"], "--model", tiny_model_dir,
+                     "-o", tmp_path / "x.h5")
+    assert result.exit_code == 2
+    assert "not a fine-tuned classification or regression model" in result.output
+    result = run_cli("predict", "--bed", data["bed"], "--ref", data["ref"], "-o", tmp_path / "x.h5")
+    assert result.exit_code == 2 and "--model: give a model folder" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_library_predict_returns_arrays(classifier_dir):
+    import dnabert2
+
+    seq = "ACGTTGCAAGGCTTAGCATCGATCGGATCCA" * 4
+    result = dnabert2.predict([seq], model=classifier_dir)
+    logits, _ = logits_of(classifier_dir, seq)
+    want = np.exp(logits - logits.max())
+    np.testing.assert_allclose(result["probabilities"][0], want / want.sum(), rtol=1e-4)
+    assert result["label_names"] == ["none", "promoter", "enhancer"]
