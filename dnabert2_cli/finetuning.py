@@ -264,18 +264,25 @@ def _load_encoder(model, encoder):
 
 def apply_lora(model, targets, r, alpha, dropout):
     """Wrap with peft LoRA on the named encoder modules; the pooler and classifier stay fully trainable."""
-    try:
-        from peft import LoraConfig, get_peft_model
-    except ImportError:
-        raise InputError("--lora needs the peft package: pip install peft") from None
-    unknown = [t for t in targets if t not in LORA_TARGETS]
-    if unknown or not targets:
-        raise InputError(f"--lora-targets {','.join(unknown) or '(none)'}: expected some of "
-                         f"{', '.join(LORA_TARGETS)}")
+    from peft import LoraConfig, get_peft_model
+
+    check_lora(targets)
     pattern = r".*encoder\.layer\.\d+\.(" + "|".join(LORA_TARGETS[t].replace(".", r"\.") for t in targets) + ")"
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=pattern, bias="none",
                         modules_to_save=["classifier", "pooler"])
     return get_peft_model(model, config)
+
+
+def check_lora(targets):
+    """InputError for unknown LoRA targets or a missing peft, before any data is read."""
+    unknown = [t for t in targets if t not in LORA_TARGETS]
+    if unknown or not targets:
+        raise InputError(f"--lora-targets {','.join(unknown) or '(none)'}: expected some of "
+                         f"{', '.join(LORA_TARGETS)}")
+    try:
+        import peft  # noqa: F401
+    except ImportError:
+        raise InputError("--lora needs the peft package: pip install 'dnabert2[lora]'") from None
 
 
 def _trainable_state(model):
@@ -484,6 +491,8 @@ def finetune(output, *, model, train=None, dev=None, test=None, data=None, task=
                    max_length, class_weights_mode, lora_r, lora_alpha, lora_dropout)
     if save_adapter and not lora:
         raise InputError("--save-adapter needs --lora")
+    if lora:
+        check_lora(list(lora_targets))
     torch_device = resolve_device(device)
     dtype = resolve_dtype(precision, torch_device)
     previous_threads = torch.get_num_threads()

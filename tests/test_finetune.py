@@ -334,6 +334,10 @@ def test_option_errors_exit_2(tiny_model_dir, tmp_path, run_cli):
     result = run_cli("finetune", "--model", tiny_model_dir, "--train", files["train"], "--dev", files["dev"],
                      "-o", tmp_path / "o", "--save-adapter")
     assert result.exit_code == 2 and "--save-adapter needs --lora" in result.output
+    result = run_cli("finetune", "--model", tiny_model_dir, "--train", files["train"], "--dev", files["dev"],
+                     "-o", tmp_path / "o", "--lora", "--lora-targets", "Wqkv,query")
+    assert result.exit_code == 2 and "--lora-targets query: expected some of Wqkv, dense, gated_layers, wo" \
+        in result.output
 
 
 def test_length_buckets_cover_every_example_once():
