@@ -183,33 +183,57 @@ class FastaSource:
 
 
 class CorpusSource:
-    """Sample i -> a row of a prepared corpus; rows in a fresh seeded order every pass over the corpus."""
+    """Sample i -> a row of a prepared corpus; rows in a fresh seeded order on every pass over the corpus.
 
-    def __init__(self, corpus_dir, seed):
+    The order of a pass shuffles blocks of `block` rows, then the rows inside each block, so it needs memory
+    for one number per block (not per row) however large the corpus is.
+    """
+
+    def __init__(self, corpus_dir, seed, block=1024):
         self.dir = Path(corpus_dir)
         self.meta = read_corpus_meta(self.dir)
-        self.seed = seed
+        self.seed, self.block = seed, block
         self.pad_id = self.meta["pad_token_id"]
         self.shard_rows = np.cumsum([s["rows"] for s in self.meta["shards"]])
         self.n = int(self.shard_rows[-1])
         self._shards = None
-        self._perm = (None, None)
+        self._epoch = (None, None)
+        self._inner = (None, None)
 
     def _open(self):
         if self._shards is None:  # opened lazily, so each DataLoader worker maps the files itself
             self._shards = [np.load(self.dir / s["file"], mmap_mode="r") for s in self.meta["shards"]]
         return self._shards
 
-    def _order(self, epoch):
-        if self._perm[0] != epoch:
-            self._perm = (epoch, np.random.default_rng([self.seed, STREAM_WINDOW, epoch]).permutation(self.n))
-        return self._perm[1]
+    def row_of(self, i):
+        """The corpus row that global sample `i` reads."""
+        epoch, p = divmod(int(i), self.n)
+        size, blocks = self.block, -(-self.n // self.block)
+        tail = self.n - (blocks - 1) * size  # rows of the last (maybe partial) block
+        if self._epoch[0] != epoch:
+            order = np.random.default_rng([self.seed, STREAM_WINDOW, epoch]).permutation(blocks)
+            self._epoch = (epoch, (order, int(np.flatnonzero(order == blocks - 1)[0])))
+        order, partial_slot = self._epoch[1]
+        # positions before the partial block's slot hold full blocks; after it, offsets shift by size - tail
+        if p < partial_slot * size:
+            slot, within = divmod(p, size)
+        elif p < partial_slot * size + tail:
+            slot, within = partial_slot, p - partial_slot * size
+        else:
+            q = p - partial_slot * size - tail
+            slot, within = partial_slot + 1 + q // size, q % size
+        block = int(order[slot])
+        length = tail if block == blocks - 1 else size
+        if self._inner[0] != (epoch, block):
+            inner = np.random.default_rng([self.seed, STREAM_WINDOW, epoch, block]).permutation(length)
+            self._inner = ((epoch, block), inner)
+        return block * size + int(self._inner[1][within])
 
     def rows(self, indices):
         shards = self._open()
         out = []
         for i in indices:
-            row = int(self._order(int(i) // self.n)[int(i) % self.n])
+            row = self.row_of(i)
             s = int(np.searchsorted(self.shard_rows, row, side="right"))
             local = row - (int(self.shard_rows[s - 1]) if s else 0)
             ids = np.asarray(shards[s][local], dtype=np.int64)
@@ -333,6 +357,8 @@ def prepare_corpus(genomes, tokenizer, out, *, windows, max_tokens=128, seed=42,
 
     if windows < 1:
         raise InputError(f"--windows: must be at least 1 (got {windows})")
+    if num_workers > 0:
+        tokenizers_parallelism_off()
     if len(tokenizer) > np.iinfo(np.uint16).max:
         raise InputError(f"--tokenizer: vocabulary of {len(tokenizer)} tokens does not fit the corpus format (uint16)")
     with output_dir(out, force=force) as tmp:

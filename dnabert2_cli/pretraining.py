@@ -190,6 +190,8 @@ def _check_output(out, resume, force, fingerprint):
     except ValueError as e:
         raise InputError(located(run_file, f"not valid JSON ({e})")) from None
     differs = sorted(k for k in set(previous) | set(fingerprint) if previous.get(k) != fingerprint.get(k))
+    if differs and force:
+        return None
     if differs:
         raise InputError(f"{out}: holds checkpoints of another run (it differs in: {', '.join(differs)}); "
                          "use a new output folder, or --force to start over")

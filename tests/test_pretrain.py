@@ -295,6 +295,16 @@ def test_prepared_corpus_holds_the_same_windows_and_trains(tmp_path, gapped_geno
         got = rows[i][rows[i] != tok.pad_token_id]
         assert np.array_equal(got, expected)
     assert meta["eval"]["rows"] >= 1
+    # training reads every row once per pass, in a different order each pass (blocks of 16 rows, the last partial)
+    from dnabert2.pretrain_data import CorpusSource
+
+    reader = CorpusSource(corpus, seed=1, block=16)
+    passes = [[reader.row_of(i) for i in range(k * 40, (k + 1) * 40)] for k in range(3)]
+    for order in passes:
+        assert sorted(order) == list(range(40))
+    assert len({tuple(order) for order in passes}) == 3
+    got = reader.rows([45])[0]
+    assert np.array_equal(got, rows[passes[1][5]][rows[passes[1][5]] != tok.pad_token_id])
 
     import dnabert2
 
