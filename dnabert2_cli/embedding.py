@@ -120,7 +120,14 @@ def _load(model, task, device, dtype):
 
     if task == "classification":
         _check_classifier_folder(model)
-    net, tokenizer = load_model(model, task=task, device=device, dtype=dtype)
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # no load report: embed never uses the pooler a masked-LM folder lacks
+    try:
+        net, tokenizer = load_model(model, task=task, device=device, dtype=dtype)
+    finally:
+        hf_logging.set_verbosity(verbosity)
     return net, tokenizer, model
 
 
@@ -244,8 +251,16 @@ def _forward(model, settings, ids, real, attention, problem_type):
         return value.double().cpu().numpy(), weight.cpu().numpy()
 
 
+@dataclass
+class _Tokens:
+    """One window tokenised: ids [n] with [CLS] and [SEP], which of them are real bases [n], char offsets [n, 2]."""
+    ids: np.ndarray
+    real: np.ndarray
+    offsets: np.ndarray = None
+
+
 class _Reader:
-    """A thread that cuts, fetches and tokenises blocks ahead of the model; iterate it for (block, encoding)."""
+    """A thread that cuts, fetches and tokenises blocks ahead of the model; iterate it for (block, [_Tokens])."""
 
     _END = object()
 
@@ -276,7 +291,12 @@ class _Reader:
                 sequences = [w.region.fetch(w.offset, w.size, reverse=w.strand_pass == 1) for w in block]
                 encoding = self.tokenizer(sequences, add_special_tokens=True, return_attention_mask=False,
                                           return_special_tokens_mask=True, return_offsets_mapping=self.want_offsets)
-                if not self._put((block, encoding)):
+                tokens = [_Tokens(np.asarray(ids, dtype=np.int64), np.asarray(special, dtype=bool) == 0)
+                          for ids, special in zip(encoding["input_ids"], encoding["special_tokens_mask"])]
+                if self.want_offsets:
+                    for t, offsets in zip(tokens, encoding["offset_mapping"]):
+                        t.offsets = np.asarray(offsets, dtype=np.int64).reshape(len(t.ids), 2)  # [n, 2]
+                if not self._put((block, tokens)):
                     return
             self._put(self._END)
         except BaseException as e:  # handed to the main thread, which raises it
@@ -361,31 +381,28 @@ def _run(settings, head, source, model, tokenizer, writer, device, progress):
     t0 = time.perf_counter()
     try:
         wait_start = time.perf_counter()
-        for block, encoding in reader:
+        for block, tokens in reader:
             stats["waiting_seconds"] += time.perf_counter() - wait_start
-            ids_list = encoding["input_ids"]
-            special = encoding["special_tokens_mask"]
             results = [None] * len(block)
-            for batch in _batches([len(x) for x in ids_list], settings.batch_tokens):
-                longest = max(len(ids_list[i]) for i in batch)
-                ids = torch.full((len(batch), longest), pad_id, dtype=torch.long)  # [B, S]
-                real = torch.zeros((len(batch), longest), dtype=torch.bool)  # [B, S] not special, not padding
+            for batch in _batches([len(t.ids) for t in tokens], settings.batch_tokens):
+                longest = max(len(tokens[i].ids) for i in batch)
+                ids = np.full((len(batch), longest), pad_id, dtype=np.int64)  # [B, S]
+                real = np.zeros((len(batch), longest), dtype=bool)  # [B, S] not special, not padding
+                attention = np.zeros((len(batch), longest), dtype=np.int64)  # [B, S] 1 up to each length
                 for j, i in enumerate(batch):
-                    n = len(ids_list[i])
-                    ids[j, :n] = torch.tensor(ids_list[i])
-                    real[j, :n] = torch.tensor(special[i]) == 0
-                attention = (ids != pad_id).long()  # [B, S]
-                for j, i in enumerate(batch):  # a real [PAD] letter cannot occur; the mask follows the lengths
-                    attention[j, :len(ids_list[i])] = 1
+                    n = len(tokens[i].ids)
+                    ids[j, :n] = tokens[i].ids
+                    real[j, :n] = tokens[i].real
+                    attention[j, :n] = 1
                 start = time.perf_counter()
-                out = _forward(model, settings, ids.to(device), real.to(device), attention.to(device),
-                               head.problem_type)
+                out = _forward(model, settings, torch.from_numpy(ids).to(device), torch.from_numpy(real).to(device),
+                               torch.from_numpy(attention).to(device), head.problem_type)
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)
                 stats["model_seconds"] += time.perf_counter() - start
                 for j, i in enumerate(batch):
                     results[i] = (out[0][j], out[1][j])
-            finished = _fold(block, encoding, results, accs, first, settings, unk_id, writer if tokens_out else None)
+            finished = _fold(block, tokens, results, accs, first, settings, unk_id, writer if tokens_out else None)
             if finished:
                 next_row = _flush(settings, head, accs, next_row, writer, stats, bar, t0)
             wait_start = time.perf_counter()
@@ -399,7 +416,7 @@ def _run(settings, head, source, model, tokenizer, writer, device, progress):
     return stats
 
 
-def _fold(block, encoding, results, accs, first, settings, unk_id, token_writer):
+def _fold(block, tokens, results, accs, first, settings, unk_id, token_writer):
     """Add each window's result to its region; append per-token rows in input order. True if a region finished."""
     finished = False
     token_parts = []
@@ -411,18 +428,18 @@ def _fold(block, encoding, results, accs, first, settings, unk_id, token_writer)
             a = accs[w.row] = _Acc(region=w.region)
         value, weight = results[position]
         if token_writer is not None:
-            n = len(encoding["input_ids"][position])
+            t = tokens[position]
+            n = len(t.ids)
             real = weight[:n].astype(bool)  # [n] not special, not padding
-            offsets = np.asarray(encoding["offset_mapping"][position]).reshape(n, 2)[real]  # [tokens, 2]
-            ids = np.asarray(encoding["input_ids"][position])[real]
+            offsets = t.offsets[real]  # [tokens, 2]
+            ids = t.ids[real]
             token_parts.append((value[:n][real], ids, w.offset + offsets[:, 0], w.offset + offsets[:, 1]))
             weight = int(real.sum())
         if w.strand_pass == 0:
-            ids = np.asarray(encoding["input_ids"][position])
-            special = np.asarray(encoding["special_tokens_mask"][position])
+            t = tokens[position]
             a.n_windows += 1
             a.n_tokens += int(weight)
-            a.n_unknown += int(((ids == unk_id) & (special == 0)).sum())
+            a.n_unknown += int(((t.ids == unk_id) & t.real).sum())
         if token_writer is None:
             while len(a.value) <= w.strand_pass:
                 a.value.append(None)
