@@ -18,7 +18,7 @@ The choice is made per call from the tensor's device and dtype (`choose_backend`
 """
 import functools
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -27,8 +27,10 @@ from dnabert2.errors import InputError
 
 # what the release adds to the score of a padded key (always float32 there; cast to the score dtype here)
 PADDED_KEY_BIAS = -10000.0
-# at most this many bias elements per SDPA call: longer inputs attend in blocks of query rows (64 MiB in fp32)
-MAX_BIAS_ELEMENTS = 2**24
+# at most this many bias elements per SDPA call (256 MiB in fp32): longer inputs attend in blocks of query rows.
+# On 2 AVX2 cores, blocks of 1 to 2 thousand rows ran fastest at 4,096 tokens; a bias that fits in one block is
+# built once per forward and shared by every layer.
+MAX_BIAS_ELEMENTS = 2**26
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
@@ -42,6 +44,7 @@ class TokenLayout:
     cu_seqlens: torch.Tensor  # int32 [batch + 1] start of each sequence in the token matrix
     max_seqlen: int  # the longest sequence, in real tokens
     key_bias: torch.Tensor  # float32 [batch, seq]: 0 for real keys, PADDED_KEY_BIAS for padding; None: no padding
+    cache: dict = field(default_factory=dict)  # biases built for this batch, shared by the layers
 
     @classmethod
     def from_mask(cls, attention_mask):
@@ -73,11 +76,18 @@ class TokenLayout:
 
 
 def _padded_bias(layout, alibi, q_start, q_end, dtype, device):
-    """Additive bias [batch or 1, heads, q_end - q_start, seq]: ALiBi plus -10000 on padded keys."""
+    """Additive bias [batch or 1, heads, q_end - q_start, seq]: ALiBi plus -10000 on padded keys. The bias of a
+    whole batch (one block) is kept in the layout for the next layers; blocks of longer inputs are rebuilt."""
+    key = (q_start, q_end, dtype, str(device))
+    if key in layout.cache:
+        return layout.cache[key]
     bias = alibi.bias(q_start, q_end, layout.seqlen, device).unsqueeze(0)  # (1, h, q, s)
     if layout.key_bias is not None:
         bias = bias + layout.key_bias[:, None, None, :]  # (b, h, q, s)
-    return bias.to(dtype)
+    bias = bias.to(dtype)
+    if q_start == 0 and q_end == layout.seqlen:
+        layout.cache[key] = bias
+    return bias
 
 
 def _padded_qkv(qkv, layout):
