@@ -417,3 +417,18 @@ def test_finetuned_folder_drives_dnabert2_predict(tata_run, tmp_path, run_cli, r
     written = np.asarray([[float(r["prob_0"]), float(r["prob_1"])] for r in kept])
     assert np.allclose(probabilities, written, atol=1e-4)
     assert [names[i] for i in labels] == [r["prediction"] for r in kept]
+
+
+def test_without_test_table_predictions_come_from_dev(tiny_model_dir, tmp_path):
+    from dnabert2 import finetune
+
+    files = fixture_files("strings", "csv")
+    out = tmp_path / "no_test"
+    summary = finetune(out, model=tiny_model_dir, train=files["train"], dev=files["dev"], max_steps=2,
+                       eval_every=1, lr=1e-3, save_model=False, **FAST)
+    assert summary["predictions_split"] == "dev" and "test" not in summary
+    rows = read_tsv(out / "predictions.tsv")
+    assert [int(r["line"]) for r in rows] == sorted(read_rows(files["dev"]))
+    assert not (out / "model.safetensors").exists() and (out / "metrics.json").is_file()
+    expected = plain_classification_metrics([r["label"] for r in rows], [r["prediction"] for r in rows])
+    assert summary["dev"]["accuracy"] == pytest.approx(expected["accuracy"])
