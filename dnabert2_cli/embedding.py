@@ -342,14 +342,14 @@ def _finish_values(settings, head, accs):
     """The per-region output columns of finished regions."""
     if settings.kind == "embed" and settings.pooling == "none":
         return {}
-    passes = []
-    for a in accs:
-        if settings.kind == "embed" and settings.pooling == "max":
-            vec = np.mean([v for v in a.value], axis=0)
-        else:
-            vec = np.mean([v / w for v, w in zip(a.value, a.weight)], axis=0)
-        passes.append(vec)
-    values = np.stack(passes)  # [rows, H or L]
+    n_passes = len(accs[0].value)
+    per_pass = []
+    for p in range(n_passes):
+        value = np.stack([a.value[p] for a in accs])  # [rows, H or L]
+        if not (settings.kind == "embed" and settings.pooling == "max"):
+            value = value / np.asarray([a.weight[p] for a in accs], dtype=np.float64)[:, None]
+        per_pass.append(value)
+    values = np.mean(per_pass, axis=0)  # [rows, H or L], the strands averaged with --rc-average
     if settings.kind == "embed":
         return {"embeddings": values.astype(head.columns["embeddings"][0])}
     if head.problem_type == "regression":
@@ -577,6 +577,7 @@ def _pipeline(settings, regions, model, output, fasta, bed, ref, device, precisi
 
         if threads:
             torch.set_num_threads(threads)
+            os.environ.setdefault("RAYON_NUM_THREADS", str(threads))  # the tokenizer's pool, made on first use
         task = "base" if settings.kind == "embed" else "classification"
         net, tokenizer, model_path = _load(model, task, device, dtype)
         config = net.config

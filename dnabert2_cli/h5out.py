@@ -128,7 +128,7 @@ class H5Writer:
         except OSError as e:
             raise InputError(f"{partial}: cannot resume from this partial file, it is damaged ({e}); "
                              f"start over with --force") from None
-        for key in SETTINGS:
+        for key in (*SETTINGS, "shard"):
             if key in attrs and not _same(f.attrs.get(key), _attr(attrs[key])):
                 stored = _plain(f.attrs.get(key))
                 f.close()
