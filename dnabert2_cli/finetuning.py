@@ -24,7 +24,7 @@ import logging
 import math
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -270,7 +270,18 @@ def apply_lora(model, targets, r, alpha, dropout):
     pattern = r".*encoder\.layer\.\d+\.(" + "|".join(LORA_TARGETS[t].replace(".", r"\.") for t in targets) + ")"
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=pattern, bias="none",
                         modules_to_save=["classifier", "pooler"])
-    return get_peft_model(model, config)
+    with _no_peft_future_warnings():
+        return get_peft_model(model, config)
+
+
+@contextlib.contextmanager
+def _no_peft_future_warnings():
+    """peft asks transformers about gradient checkpointing through a name transformers has deprecated."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
 
 
 def check_lora(targets):
@@ -448,198 +459,251 @@ def plot_curves(path, runs, select_metric):
     return True
 
 
-def _check_options(epochs, max_steps, batch_size, lr, warmup_steps, weight_decay, eval_every, patience, seeds,
-                   max_length, class_weights_mode, lora_r, lora_alpha, lora_dropout):
-    checks = [
-        (epochs is not None and epochs <= 0, f"--epochs {epochs}: must be positive"),
-        (max_steps is not None and max_steps <= 0, f"--max-steps {max_steps}: must be positive"),
-        (batch_size <= 0, f"--batch-size {batch_size}: must be positive"),
-        (not lr > 0, f"--lr {lr}: must be positive"),
-        (warmup_steps < 0, f"--warmup-steps {warmup_steps}: must be 0 or more"),
-        (weight_decay < 0, f"--weight-decay {weight_decay}: must be 0 or more"),
-        (eval_every <= 0, f"--eval-every {eval_every}: must be positive"),
-        (patience is not None and patience <= 0, f"--patience {patience}: must be positive"),
-        (seeds <= 0, f"--seeds {seeds}: must be positive"),
-        (max_length is not None and max_length < 3, f"--max-length {max_length}: must be at least 3 tokens"),
-        (class_weights_mode not in (None, "none", "balanced"),
-         f"--class-weights {class_weights_mode!r}: expected none or balanced"),
-        (lora_r <= 0, f"--lora-r {lora_r}: must be positive"),
-        (lora_alpha <= 0, f"--lora-alpha {lora_alpha}: must be positive"),
-        (not 0 <= lora_dropout < 1, f"--lora-dropout {lora_dropout}: must be in [0, 1)"),
-    ]
-    for bad, message in checks:
-        if bad:
-            raise InputError(message)
+@dataclass
+class Settings:
+    """The options of a fine-tuning run (see `finetune`), checked before any data is read."""
+    epochs: float = None             # passes over train; None with max_steps None means 3
+    max_steps: int = None            # optimiser steps; with epochs, whichever ends first
+    batch_size: int = 32
+    lr: float = 3e-5                 # peak learning rate after the warm-up
+    warmup_steps: int = 50
+    weight_decay: float = 0.01
+    eval_every: int = 200            # dev evaluation interval in steps (and at the end)
+    select_metric: str = "loss"      # dev metric that picks the checkpoint (loss: lowest, others: highest, mse lowest)
+    patience: int = None             # stop after this many evaluations without improvement
+    class_weights_mode: str = "none"  # none | balanced
+    max_length: int = None           # tokens per example; None: the longest training example
+    lora: bool = False
+    lora_targets: tuple = ("Wqkv",)
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    save_adapter: bool = False       # with lora: write the adapter instead of merged weights
+    seeds: int = 1                   # runs with seeds seed, seed + 1, ...
+    seed: int = 42
+    max_train_rows: int = None       # random subsets for quick runs
+    max_eval_rows: int = None
+    save_model: bool = True          # False: metrics and predictions only (benchmark runs)
+
+    def check(self):
+        checks = [
+            (self.epochs is not None and self.epochs <= 0, f"--epochs {self.epochs}: must be positive"),
+            (self.max_steps is not None and self.max_steps <= 0, f"--max-steps {self.max_steps}: must be positive"),
+            (self.batch_size <= 0, f"--batch-size {self.batch_size}: must be positive"),
+            (not self.lr > 0, f"--lr {self.lr}: must be positive"),
+            (self.warmup_steps < 0, f"--warmup-steps {self.warmup_steps}: must be 0 or more"),
+            (self.weight_decay < 0, f"--weight-decay {self.weight_decay}: must be 0 or more"),
+            (self.eval_every <= 0, f"--eval-every {self.eval_every}: must be positive"),
+            (self.patience is not None and self.patience <= 0, f"--patience {self.patience}: must be positive"),
+            (self.seeds <= 0, f"--seeds {self.seeds}: must be positive"),
+            (self.max_length is not None and self.max_length < 3,
+             f"--max-length {self.max_length}: must be at least 3 tokens"),
+            (self.class_weights_mode not in (None, "none", "balanced"),
+             f"--class-weights {self.class_weights_mode!r}: expected none or balanced"),
+            (self.lora_r <= 0, f"--lora-r {self.lora_r}: must be positive"),
+            (self.lora_alpha <= 0, f"--lora-alpha {self.lora_alpha}: must be positive"),
+            (not 0 <= self.lora_dropout < 1, f"--lora-dropout {self.lora_dropout}: must be in [0, 1)"),
+            (self.save_adapter and not self.lora, "--save-adapter needs --lora"),
+        ]
+        for bad, message in checks:
+            if bad:
+                raise InputError(message)
+        if self.lora:
+            check_lora(list(self.lora_targets))
+
+    def schedule(self, train_rows):
+        """(total optimiser steps, epochs to loop over) for this many training rows."""
+        steps_per_epoch = math.ceil(train_rows / self.batch_size)
+        if self.max_steps is not None and self.epochs is None:
+            return self.max_steps, math.ceil(self.max_steps / steps_per_epoch)
+        epochs = 3 if self.epochs is None else self.epochs
+        epoch_steps = math.ceil(epochs * steps_per_epoch)
+        total = epoch_steps if self.max_steps is None else min(self.max_steps, epoch_steps)
+        return total, math.ceil(epochs)
 
 
-def finetune(output, *, model, train=None, dev=None, test=None, data=None, task="auto", epochs=None,
-             max_steps=None, batch_size=32, lr=3e-5, warmup_steps=50, weight_decay=0.01, eval_every=200,
-             select_metric="loss", patience=None, class_weights_mode="none", max_length=None, lora=False,
-             lora_targets=("Wqkv",), lora_r=8, lora_alpha=16, lora_dropout=0.05, save_adapter=False, seeds=1,
-             seed=42, max_train_rows=None, max_eval_rows=None, save_model=True, device="auto", precision="auto",
-             threads=None, force=False, quiet=True):
-    """Fine-tune `model` (a model folder, the release folder or a hub id) on train/dev(/test) tables and write
-    the output folder described in the module docstring. Without `epochs` and `max_steps`, 3 epochs; with both,
-    whichever ends first. Returns the metrics summary (the content of metrics.json) as a dict."""
+@contextlib.contextmanager
+def _torch_threads(threads):
+    """torch uses `threads` CPU threads inside the block (all when None), then what it used before."""
     import torch
 
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def finetune(output, *, model, train=None, dev=None, test=None, data=None, task="auto", device="auto",
+             precision="auto", threads=None, force=False, quiet=True, **options):
+    """Fine-tune `model` (a model folder, the release folder or a hub id) on train/dev(/test) tables, or the
+    tables of a `data` folder, and write the output folder described in the module docstring.
+
+    options are the fields of `Settings`: epochs, max_steps, batch_size, lr, warmup_steps, weight_decay,
+    eval_every, select_metric, patience, class_weights_mode, max_length, lora, lora_targets, lora_r, lora_alpha,
+    lora_dropout, save_adapter, seeds, seed, max_train_rows, max_eval_rows, save_model.
+    Returns the metrics summary (the content of metrics.json) as a dict."""
     from .devices import resolve_device, resolve_dtype
 
     output = Path(output)
     check_new_output(output, force)
-    _check_options(epochs, max_steps, batch_size, lr, warmup_steps, weight_decay, eval_every, patience, seeds,
-                   max_length, class_weights_mode, lora_r, lora_alpha, lora_dropout)
-    if save_adapter and not lora:
-        raise InputError("--save-adapter needs --lora")
-    if lora:
-        check_lora(list(lora_targets))
+    try:
+        settings = Settings(**options)
+    except TypeError as e:
+        raise TypeError(f"finetune: {e}") from None
+    settings.check()
     torch_device = resolve_device(device)
     dtype = resolve_dtype(precision, torch_device)
-    previous_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        return _finetune(output, model, train, dev, test, data, task, epochs, max_steps, batch_size, lr,
-                         warmup_steps, weight_decay, eval_every, select_metric, patience, class_weights_mode,
-                         max_length, lora, lora_targets, lora_r, lora_alpha, lora_dropout, save_adapter, seeds, seed,
-                         max_train_rows, max_eval_rows, save_model, torch_device, dtype, force, quiet)
-    finally:
-        torch.set_num_threads(previous_threads)
+    with _torch_threads(threads):
+        labelled = _prepare_data(settings, train, dev, test, data, task)
+        runs, tokenizer, max_length, parameters = _train_seeds(model, labelled, settings, torch_device, dtype, quiet)
+        best = next(run for run in runs if run.model is not None)
+        summary = _summary(labelled, settings, runs, best, max_length, parameters)
+        record = _record(model, labelled, settings, runs, best, max_length, torch_device, dtype)
+        with output_dir(output, force) as tmp:
+            if settings.save_model:
+                with _transformers_quiet():
+                    _save_model(best.model, tokenizer, tmp, settings.lora, settings.save_adapter,
+                                record["base_model"])
+            _write_reports(tmp, labelled, settings, runs, best, summary, record)
+    return summary
 
 
-def _finetune(output, model, train, dev, test, data, task, epochs, max_steps, batch_size, lr, warmup_steps,
-              weight_decay, eval_every, select_metric, patience, class_weights_mode, max_length, lora, lora_targets,
-              lora_r, lora_alpha, lora_dropout, save_adapter, seeds, seed, max_train_rows, max_eval_rows, save_model,
-              torch_device, dtype, force, quiet):
-    import torch
-
+def _prepare_data(settings, train, dev, test, data, task):
+    """Read and check the tables, check the selection metric against the task, subsample."""
     labelled = load_tables(train, dev, test, data=data, task=task)
-    if select_metric != "loss" and select_metric not in metric_names(labelled.task):
-        raise InputError(f"--select-metric {select_metric}: expected loss or one of "
+    if settings.select_metric != "loss" and settings.select_metric not in metric_names(labelled.task):
+        raise InputError(f"--select-metric {settings.select_metric}: expected loss or one of "
                          f"{', '.join(metric_names(labelled.task))} for {labelled.task}")
-    labelled.train = subsample(labelled.train, max_train_rows, seed)
-    labelled.dev = subsample(labelled.dev, max_eval_rows, seed)
-    labelled.test = subsample(labelled.test, max_eval_rows, seed)
+    labelled.train = subsample(labelled.train, settings.max_train_rows, settings.seed)
+    labelled.dev = subsample(labelled.dev, settings.max_eval_rows, settings.seed)
+    labelled.test = subsample(labelled.test, settings.max_eval_rows, settings.seed)
     if labelled.task == "classification" and len(np.unique(labelled.train.targets)) < 2:
-        raise InputError(f"--max-train-rows {max_train_rows}: the subsample of {labelled.train.table.path} holds "
-                         "one class only; take more rows")
-    weights = class_weights(labelled.task, labelled.train.targets, class_weights_mode)
+        raise InputError(f"--max-train-rows {settings.max_train_rows}: the subsample of "
+                         f"{labelled.train.table.path} holds one class only; take more rows")
+    return labelled
 
-    steps_per_epoch = math.ceil(len(labelled.train.table) / batch_size)
-    if max_steps is not None and epochs is None:
-        total_steps, max_epochs = max_steps, math.ceil(max_steps / steps_per_epoch)
-    else:
-        epochs = 3 if epochs is None else epochs
-        epoch_steps = math.ceil(epochs * steps_per_epoch)
-        total_steps = epoch_steps if max_steps is None else min(max_steps, epoch_steps)
-        max_epochs = math.ceil(epochs)
 
-    runs, best_run, tokenizer, encoded, chosen_length = [], None, None, None, max_length
-    seed_list = [seed + i for i in range(seeds)]
-    for run_seed in seed_list:
-        net, tokenizer = build_classifier(model, labelled, run_seed, torch_device)
+def _encode_all(tokenizer, labelled, max_length):
+    """Token ids of every split, truncated to max_length (None: the longest training example)."""
+    if max_length is None:
+        max_length = automatic_max_length(tokenizer, labelled.train)
+        log.info("max length from the training data: %d tokens", max_length)
+    encoded = {name: encode_split(tokenizer, split, max_length) for name, split in labelled.splits().items()}
+    for name, enc in encoded.items():
+        if enc.truncated:
+            log.warning("%s: %d of %d examples truncated to %d tokens", name, enc.truncated, len(enc.lengths),
+                        max_length)
+    return encoded, max_length
+
+
+def _train_seeds(model_path, labelled, settings, device, dtype, quiet):
+    """Train every seed; the run with the best dev score keeps its model (run.model), the others drop theirs.
+    Returns (runs, tokenizer, max_length, parameter counts)."""
+    weights = class_weights(labelled.task, labelled.train.targets, settings.class_weights_mode)
+    total_steps, max_epochs = settings.schedule(len(labelled.train.table))
+    metric = settings.select_metric
+    runs, best, encoded, max_length = [], None, None, settings.max_length
+    for run_seed in range(settings.seed, settings.seed + settings.seeds):
+        net, tokenizer = build_classifier(model_path, labelled, run_seed, device)
         if encoded is None:
-            if chosen_length is None:
-                chosen_length = automatic_max_length(tokenizer, labelled.train)
-                log.info("max length from the training data: %d tokens", chosen_length)
-            encoded = {name: encode_split(tokenizer, split, chosen_length)
-                       for name, split in labelled.splits().items()}
-            for name, enc in encoded.items():
-                if enc.truncated:
-                    log.warning("%s: %d of %d examples truncated to %d tokens", name, enc.truncated,
-                                len(enc.lengths), chosen_length)
-        if lora:
-            net = apply_lora(net, list(lora_targets), lora_r, lora_alpha, lora_dropout)
+            encoded, max_length = _encode_all(tokenizer, labelled, max_length)
+        if settings.lora:
+            net = apply_lora(net, list(settings.lora_targets), settings.lora_r, settings.lora_alpha,
+                             settings.lora_dropout)
         parameters = {"total": sum(p.numel() for p in net.parameters()),
                       "trainable": sum(p.numel() for p in net.parameters() if p.requires_grad)}
         _set_seed(run_seed)
         history, best_step, steps_run, seconds, speed = train_one(
-            net, tokenizer, encoded, labelled, seed=run_seed, total_steps=total_steps, eval_every=eval_every,
-            batch_size=batch_size, lr=lr, warmup_steps=warmup_steps, weight_decay=weight_decay,
-            select_metric=select_metric, patience=patience, weights=weights, device=torch_device, dtype=dtype,
-            quiet=quiet, max_epochs=max_epochs)
-        num_labels = len(labelled.label_names)
-        pad_id = tokenizer.pad_token_id
-        dev_metrics, dev_output = evaluate(net, encoded["dev"], labelled.task, num_labels, batch_size, pad_id,
-                                           torch_device, dtype)
-        test_metrics, test_output = (evaluate(net, encoded["test"], labelled.task, num_labels, batch_size, pad_id,
-                                              torch_device, dtype) if "test" in encoded else ({}, None))
-        run = RunResult(run_seed, best_step, steps_run, history, dev_metrics, test_metrics, dev_output,
+            net, tokenizer, encoded, labelled, seed=run_seed, total_steps=total_steps,
+            eval_every=settings.eval_every, batch_size=settings.batch_size, lr=settings.lr,
+            warmup_steps=settings.warmup_steps, weight_decay=settings.weight_decay, select_metric=metric,
+            patience=settings.patience, weights=weights, device=device, dtype=dtype, quiet=quiet,
+            max_epochs=max_epochs)
+        scored = {name: evaluate(net, encoded[name], labelled.task, len(labelled.label_names),
+                                 settings.batch_size, tokenizer.pad_token_id, device, dtype)
+                  for name in ("dev", "test") if name in encoded}
+        test_metrics, test_output = scored.get("test", ({}, None))
+        run = RunResult(run_seed, best_step, steps_run, history, scored["dev"][0], test_metrics, scored["dev"][1],
                         test_output, None, seconds, speed)
         runs.append(run)
-        chosen = dev_metrics[select_metric]
-        if best_run is None or is_better(select_metric, chosen, best_run.dev[select_metric]):
-            if best_run is not None:
-                best_run.model = None
-            best_run, run.model = run, net
-        else:
-            del net
-        log.info("seed %d: best step %d, dev %s %.4f, %.1f s", run_seed, best_step, select_metric, chosen, seconds)
+        if best is None or is_better(metric, run.dev[metric], best.dev[metric]):
+            if best is not None:
+                best.model = None
+            best, run.model = run, net
+        del net
+        log.info("seed %d: best step %d, dev %s %.4f, %.1f s", run_seed, best_step, metric, run.dev[metric],
+                 seconds)
+    return runs, tokenizer, max_length, parameters
 
+
+def _summary(labelled, settings, runs, best, max_length, parameters):
+    """The content of metrics.json."""
     summary = {
         "task": labelled.task,
         "labels": labelled.label_names,
         "pairs": labelled.pairs,
-        "select_metric": select_metric,
-        "seeds": seed_list,
-        "selected_seed": best_run.seed,
+        "select_metric": settings.select_metric,
+        "seeds": [run.seed for run in runs],
+        "selected_seed": best.seed,
         "rows": {name: len(split.table) for name, split in labelled.splits().items()},
-        "max_length": chosen_length,
-        "steps": total_steps,
+        "max_length": max_length,
+        "steps": settings.schedule(len(labelled.train.table))[0],
         "parameters": parameters,
         "predictions_split": "test" if labelled.test is not None else "dev",
     }
     for split in ("dev", "test"):
-        if split == "test" and labelled.test is None:
-            continue
-        summary[split], summary[f"{split}_std"] = _metric_summary(runs, split)
+        if split == "dev" or labelled.test is not None:
+            summary[split], summary[f"{split}_std"] = _metric_summary(runs, split)
     summary["runs"] = [{"seed": r.seed, "best_step": r.best_step, "steps": r.steps, "dev": r.dev, "test": r.test,
                         "seconds": round(r.seconds, 3), "train_sequences_per_s": round(r.train_sequences_per_s, 2)}
                        for r in runs]
+    return summary
 
-    record = {
+
+def _record(model, labelled, settings, runs, best, max_length, device, dtype):
+    """The content of training_record.json: where everything came from and how it was trained."""
+    import torch
+
+    options = asdict(settings)
+    options["lora_targets"] = list(settings.lora_targets)
+    options.update(total_steps=settings.schedule(len(labelled.train.table))[0], device=str(device),
+                   precision=str(dtype).replace("torch.", ""))
+    return {
         "dnabert2_version": __version__,
         "torch_version": torch.__version__,
         "base_model": str(Path(model).resolve()) if Path(model).exists() else str(model),
         "task": labelled.task,
         "labels": labelled.label_names,
         "pairs": labelled.pairs,
-        "max_length": chosen_length,
+        "max_length": max_length,
         "data": {name: {"path": str(Path(split.table.path).resolve()), "rows": len(split.table),
                         "sha256": _sha256(split.table.path)} for name, split in labelled.splits().items()},
-        "options": {"epochs": epochs, "max_steps": max_steps, "total_steps": total_steps,
-                    "batch_size": batch_size, "lr": lr, "warmup_steps": warmup_steps, "weight_decay": weight_decay,
-                    "eval_every": eval_every, "select_metric": select_metric, "patience": patience,
-                    "class_weights": class_weights_mode, "max_train_rows": max_train_rows,
-                    "max_eval_rows": max_eval_rows, "device": str(torch_device), "precision": str(dtype),
-                    "lora": ({"targets": list(lora_targets), "r": lora_r, "alpha": lora_alpha,
-                              "dropout": lora_dropout, "saved": "adapter" if save_adapter else "merged"}
-                             if lora else None)},
-        "seeds": seed_list,
-        "selected_seed": best_run.seed,
+        "options": options,
+        "seeds": [run.seed for run in runs],
+        "selected_seed": best.seed,
         "runs": [{"seed": r.seed, "best_step": r.best_step, "steps": r.steps, "history": r.history} for r in runs],
     }
 
-    with output_dir(output, force) as tmp:
-        split_name = summary["predictions_split"]
-        split = getattr(labelled, split_name)
-        if save_model:
-            with _transformers_quiet():
-                _save_model(best_run.model, tokenizer, tmp, lora, save_adapter, record["base_model"])
-        (tmp / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
-        (tmp / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
-        selected_output = best_run.test_output if split_name == "test" else best_run.dev_output
-        write_predictions(tmp / "predictions.tsv", labelled, split, *selected_output)
-        plot_curves(tmp / "training_curve.png", runs, select_metric)
-        if len(runs) > 1:
-            for run in runs:
-                folder = tmp / "seeds" / f"seed_{run.seed}"
-                folder.mkdir(parents=True)
-                (folder / "metrics.json").write_text(json.dumps({"seed": run.seed, "best_step": run.best_step,
-                                                                 "dev": run.dev, "test": run.test}, indent=2) + "\n")
-                run_output = run.test_output if split_name == "test" else run.dev_output
-                write_predictions(folder / "predictions.tsv", labelled, split, *run_output)
-    return summary
+
+def _write_reports(folder, labelled, settings, runs, best, summary, record):
+    """metrics.json, training_record.json, predictions.tsv, training_curve.png, and seeds/ for several seeds."""
+    split_name = summary["predictions_split"]
+    split = getattr(labelled, split_name)
+    (folder / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (folder / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
+    output_of = (lambda run: run.test_output) if split_name == "test" else (lambda run: run.dev_output)
+    write_predictions(folder / "predictions.tsv", labelled, split, *output_of(best))
+    plot_curves(folder / "training_curve.png", runs, settings.select_metric)
+    if len(runs) > 1:
+        for run in runs:
+            seed_folder = folder / "seeds" / f"seed_{run.seed}"
+            seed_folder.mkdir(parents=True)
+            (seed_folder / "metrics.json").write_text(json.dumps(
+                {"seed": run.seed, "best_step": run.best_step, "dev": run.dev, "test": run.test}, indent=2) + "\n")
+            write_predictions(seed_folder / "predictions.tsv", labelled, split, *output_of(run))
 
 
 def _save_model(model, tokenizer, folder, lora, save_adapter, base_model):
@@ -652,7 +716,8 @@ def _save_model(model, tokenizer, folder, lora, save_adapter, base_model):
         _point_adapter_at(adapter, base_model)
     else:
         if lora:
-            model = model.merge_and_unload()
+            with _no_peft_future_warnings():
+                model = model.merge_and_unload()
         model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
 
@@ -685,7 +750,8 @@ def load_finetuned(path, device=None):
     config = DNABert2Config.from_pretrained(adapter)
     model = DNABert2ForSequenceClassification(config)
     _load_encoder(model, encoder)
-    model = PeftModel.from_pretrained(model, adapter).merge_and_unload().eval()
+    with _no_peft_future_warnings():
+        model = PeftModel.from_pretrained(model, adapter).merge_and_unload().eval()
     if device is not None:
         model = model.to(device)
     return model, tokenizer

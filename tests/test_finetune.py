@@ -172,7 +172,8 @@ def test_lora_trains_only_adapters_and_saved_model_predicts_alike(tiny_model_dir
             assert np.linalg.matrix_rank((value - base[name]).astype(np.float64), tol=1e-6) <= 2
     assert len(changed) == 2  # the Wqkv of both layers of the tiny model
     record = json.loads((out / "training_record.json").read_text())
-    assert record["options"]["lora"]["targets"] == ["Wqkv"]
+    assert record["options"]["lora"] is True and record["options"]["lora_targets"] == ["Wqkv"]
+    assert record["options"]["lora_r"] == 2 and summary["parameters"]["trainable"] < summary["parameters"]["total"]
     rows = read_tsv(out / "predictions.tsv")
     table = read_rows(folder / "test.csv")
     probabilities, _ = reference_probabilities(out, [table[int(r["line"])]["sequence"] for r in rows],
