@@ -189,8 +189,9 @@ class CorpusSource:
     for one number per block (not per row) however large the corpus is.
     """
 
-    def __init__(self, corpus_dir, seed, block=1024):
+    def __init__(self, corpus_dir, seed, block=1024, max_tokens=None):
         self.dir = Path(corpus_dir)
+        self.max_tokens = max_tokens
         self.meta = read_corpus_meta(self.dir)
         self.seed, self.block = seed, block
         self.pad_id = self.meta["pad_token_id"]
@@ -237,8 +238,15 @@ class CorpusSource:
             s = int(np.searchsorted(self.shard_rows, row, side="right"))
             local = row - (int(self.shard_rows[s - 1]) if s else 0)
             ids = np.asarray(shards[s][local], dtype=np.int64)
-            out.append(ids[ids != self.pad_id])
+            out.append(_cut(ids[ids != self.pad_id], self.max_tokens))
         return out
+
+
+def _cut(ids, max_tokens):
+    """A [CLS] ... [SEP] row shortened to max_tokens, keeping its final [SEP]."""
+    if max_tokens is None or len(ids) <= max_tokens:
+        return ids
+    return np.concatenate([ids[:max_tokens - 1], ids[-1:]])
 
 
 # ---------------------------------------------------------------------------------------------------- batches
@@ -330,14 +338,14 @@ def read_corpus_meta(corpus_dir):
     return meta
 
 
-def corpus_eval_rows(corpus_dir, meta, max_rows):
+def corpus_eval_rows(corpus_dir, meta, max_rows, max_tokens=None):
     if not meta.get("eval"):
         return []
     table = np.load(Path(corpus_dir) / meta["eval"]["file"], mmap_mode="r")
     rows = []
     for r in range(min(len(table), max_rows)):
         ids = np.asarray(table[r], dtype=np.int64)
-        rows.append(ids[ids != meta["pad_token_id"]])
+        rows.append(_cut(ids[ids != meta["pad_token_id"]], max_tokens))
     return rows
 
 

@@ -124,7 +124,7 @@ def _load_tokenizer(o):
         if meta["max_tokens"] < o["max_tokens"]:
             raise InputError(located(o["corpus"], f"rows hold {meta['max_tokens']} tokens, fewer than "
                                                   f"--max-tokens {o['max_tokens']}"))
-    return tokenizer, str(source)
+    return tokenizer
 
 
 def _build_model(o, tokenizer):
@@ -386,7 +386,7 @@ def pretrain(genomes=(), output=None, *, tokenizer=None, corpus=None, model_conf
     if num_workers > 0:
         tokenizers_parallelism_off()
 
-    tok, tok_source = _load_tokenizer(o)
+    tok = _load_tokenizer(o)
     model, config = _build_model(o, tok)
     masking = MaskingConfig.from_tokenizer(tok, mlm_probability=mlm_probability, mask_fraction=mask_fraction,
                                            random_fraction=random_fraction)
@@ -402,8 +402,8 @@ def pretrain(genomes=(), output=None, *, tokenizer=None, corpus=None, model_conf
         held_rows = encode_windows(tok, heldout_windows(loaded, window_bp, eval_samples), max_tokens)
     else:
         meta = read_corpus_meta(corpus)
-        source = CorpusSource(corpus, seed)
-        held_rows = corpus_eval_rows(corpus, meta, eval_samples)
+        source = CorpusSource(corpus, seed, max_tokens=max_tokens)
+        held_rows = corpus_eval_rows(corpus, meta, eval_samples, max_tokens)
         window_bp = meta["window_bp"]
     held = eval_batches(held_rows, masking, max_tokens, tok.pad_token_id, max(batch_size, 64), seed) \
         if eval_every > 0 else []

@@ -314,6 +314,12 @@ def test_prepared_corpus_holds_the_same_windows_and_trains(tmp_path, gapped_geno
     assert summary["finished"]
     assert any("eval_loss" in r for r in _log(out))
     dnabert2.load_model(out, device="cpu", dtype="fp32")
+    # shorter windows than the corpus rows: rows are cut, keeping [SEP]
+    short = CorpusSource(corpus, seed=1, max_tokens=16).rows(range(3))
+    assert all(len(r) == 16 and r[0] == tok.cls_token_id and r[-1] == tok.sep_token_id for r in short)
+    summary = dnabert2.pretrain(corpus=corpus, output=tmp_path / "short", model_config="tiny", max_tokens=16,
+                                batch_size=4, max_steps=1, eval_every=1, num_workers=0, threads=1, eval_samples=8)
+    assert summary["finished"]
 
 
 def test_gradient_checkpointing_and_mixed_precision(tmp_path, shared, reference_tokenizer_dir):
