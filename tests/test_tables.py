@@ -158,3 +158,10 @@ def test_subsample_is_reproducible_and_keeps_targets_aligned():
     for line, target in zip(a.table.lines, a.targets):
         i = data.train.table.lines.index(line)
         assert data.train.targets[i] == target
+
+
+def test_id_column_is_carried_and_not_a_label(tmp_path):
+    path = write(tmp_path, "t.tsv", f"name\tsequence\tlabel\nr1\t{SEQ}\t0\nr2\t{SEQ}\t1\n")
+    table = read_table(path)
+    assert table.ids == ["r1", "r2"] and table.label_columns == ["label"]
+    assert table.labels == [("0",), ("1",)]
