@@ -12,7 +12,7 @@ Output folder (written atomically):
     config.json, model.safetensors, tokenizer files   a model folder `dnabert2 predict` and `load_model` read
     adapter/                                         with save_adapter instead of model.safetensors
     metrics.json        dev and test metrics (mean, std over seeds, every run)
-    predictions.tsv     test rows: line, label, prediction, per-class probabilities (best-dev seed)
+    predictions.tsv     test (else dev) rows: line, label, prediction, per-class probabilities (best-dev seed)
     training_record.json  data files, options, label names, max length, steps, dev history of every seed
     training_curve.png  train and dev loss per step (when matplotlib is importable)
     seeds/seed_N/       metrics.json, predictions.tsv of each seed when several seeds ran
@@ -50,12 +50,12 @@ MAX_GRAD_NORM = 1.0
 
 @dataclass
 class Encoded:
-    """Token ids of one split (lists of ints per example), their untruncated lengths, and the targets."""
+    """Token ids of one split (lists of ints per example), their lengths, and the targets."""
     input_ids: list
     token_type_ids: list
     lengths: np.ndarray  # tokens per example after truncation
     targets: np.ndarray
-    truncated: int = 0
+    truncated: int = 0   # examples that were longer than the max length
 
 
 @dataclass
