@@ -507,7 +507,8 @@ def _progress(show, total, initial):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, unit=" regions", file=sys.stderr, dynamic_ncols=True)
+    return tqdm(total=total, initial=initial, file=sys.stderr, dynamic_ncols=True,
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} regions [{elapsed}<{remaining}{postfix}]")
 
 
 def _device_and_dtype(device, precision):
