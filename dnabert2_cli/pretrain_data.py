@@ -296,16 +296,15 @@ def eval_batches(rows, masking, max_tokens, pad_id, batch_size, seed):
     return batches
 
 
-def micro_batch_loader(dataset, num_workers, start_batch=0):
+def micro_batch_loader(dataset, num_workers, start_batch=0, pin_memory=False):
     """Iterate dataset[start_batch], dataset[start_batch + 1], ... forever, in order, with worker processes."""
     import itertools
 
     import torch
 
-    kwargs = {}
+    kwargs = {"pin_memory": pin_memory}
     if num_workers > 0:
-        kwargs = {"num_workers": num_workers, "prefetch_factor": 4, "persistent_workers": False,
-                  "worker_init_fn": _worker_init}
+        kwargs.update(num_workers=num_workers, prefetch_factor=4, worker_init_fn=_worker_init)
     # batch_size=None: the dataset yields whole batches; an explicit generator keeps the global RNG untouched
     return torch.utils.data.DataLoader(dataset, batch_size=None, sampler=itertools.count(start_batch),
                                        generator=torch.Generator().manual_seed(0), **kwargs)

@@ -495,7 +495,7 @@ def _train(o, rank, world, out, dev, dtype, tok, model, masking, fingerprint, re
 
     data = MicroBatches(source, masking, o["max_tokens"], tok.pad_token_id, o["batch_size"], o["seed"],
                         rank=rank, world_size=world, start=samples_seen)
-    batches = iter(micro_batch_loader(data, o["num_workers"]))
+    batches = iter(micro_batch_loader(data, o["num_workers"], pin_memory=dev.type == "cuda"))
     global_batch = o["batch_size"] * o["grad_accum"] * world
     end_step = min(o["max_steps"], o["stop_at_step"] or o["max_steps"])
 
