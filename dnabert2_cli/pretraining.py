@@ -324,6 +324,30 @@ def plot_loss_curve(out):
 
 # ---------------------------------------------------------------------------------------------------- the loop
 
+class _StopOnSigterm:
+    """While training, SIGTERM (what batch schedulers send before killing a job) asks for a checkpoint and a
+    clean stop at the end of the current step instead of ending the process at once."""
+
+    def __init__(self):
+        import signal
+        import threading
+
+        self.requested = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+    def restore(self):
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
+
+
 def _evaluate(objective, batches, device, dtype):
     import torch
 
@@ -536,58 +560,69 @@ def _train(o, rank, world, out, dev, dtype, tok, model, masking, fingerprint, re
     window_tokens = window_wait = 0.0
     params = [p for p in model.parameters() if p.requires_grad]
     last_record = None
-    while step < end_step:
-        wait0 = time.perf_counter()
-        micro = [next(batches) for _ in range(o["grad_accum"])]
-        window_wait += time.perf_counter() - wait0
-        counts = torch.tensor([float(sum(int((m["labels"] != -100).sum()) for m in micro)),
-                               float(sum(int(m["attention_mask"].sum()) for m in micro))])
-        if distributed:
-            dist.all_reduce(counts)
-        masked_total, tokens_total = float(counts[0]), float(counts[1])
-        # DDP averages gradients over ranks: scale by world so the result is sum / masked_total
-        scale = world / max(masked_total, 1.0)
-        stats = torch.zeros(2, dtype=torch.float64)
-        for i, m in enumerate(micro):
-            m = {k: v.to(dev, non_blocking=True) for k, v in m.items()}
-            sync = nullcontext() if (not distributed or i == len(micro) - 1) else trained.no_sync()
-            with sync:
-                with autocast(dev, dtype):
-                    loss_sum, correct = trained(**m)
-                scaler.scale(loss_sum * scale).backward()
-            stats += torch.tensor([float(loss_sum.detach()), float(correct)], dtype=torch.float64)
-        scaler.unscale_(optimizer)
-        max_norm = o["max_grad_norm"] if o["max_grad_norm"] is not None else float("inf")
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-        lr_now = optimizer.param_groups[0]["lr"]
-        scaler.step(optimizer)
-        scaler.update()
-        optimizer.zero_grad(set_to_none=True)
-        scheduler.step()
-        step += 1
-        samples_seen += global_batch
-        window_tokens += tokens_total
+    stop = _StopOnSigterm()
+    stopped = False
+    try:
+        while step < end_step:
+            wait0 = time.perf_counter()
+            micro = [next(batches) for _ in range(o["grad_accum"])]
+            window_wait += time.perf_counter() - wait0
+            counts = torch.tensor([float(sum(int((m["labels"] != -100).sum()) for m in micro)),
+                                   float(sum(int(m["attention_mask"].sum()) for m in micro))])
+            if distributed:
+                dist.all_reduce(counts)
+            masked_total, tokens_total = float(counts[0]), float(counts[1])
+            # DDP averages gradients over ranks: scale by world so the result is sum / masked_total
+            scale = world / max(masked_total, 1.0)
+            stats = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, stop requested
+            for i, m in enumerate(micro):
+                m = {k: v.to(dev, non_blocking=True) for k, v in m.items()}
+                sync = nullcontext() if (not distributed or i == len(micro) - 1) else trained.no_sync()
+                with sync:
+                    with autocast(dev, dtype):
+                        loss_sum, correct = trained(**m)
+                    scaler.scale(loss_sum * scale).backward()
+                stats[0] += float(loss_sum.detach())
+                stats[1] += float(correct)
+            scaler.unscale_(optimizer)
+            max_norm = o["max_grad_norm"] if o["max_grad_norm"] is not None else float("inf")
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+            lr_now = optimizer.param_groups[0]["lr"]
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            scheduler.step()
+            step += 1
+            samples_seen += global_batch
+            window_tokens += tokens_total
 
-        if distributed:
-            dist.all_reduce(stats)
-        if bar is not None:
-            bar.update(1)
-        if step % o["log_every"] == 0 or step == end_step:
-            elapsed = time.perf_counter() - window_t
-            last_record = {"step": step, "loss": round(float(stats[0]) / max(masked_total, 1.0), 6),
-                           "mlm_accuracy": round(float(stats[1]) / max(masked_total, 1.0), 6),
-                           "lr": lr_now, "tokens_per_s": round(window_tokens / max(elapsed, 1e-9), 1),
-                           "grad_norm": round(grad_norm, 6) if math.isfinite(grad_norm) else None,
-                           "data_wait": round(window_wait / max(elapsed, 1e-9), 4)}
-            write_log(last_record)
+            stats[2] = float(stop.requested)
+            if distributed:
+                dist.all_reduce(stats)
+            stopped = float(stats[2]) > 0  # any rank got SIGTERM: all checkpoint and stop together
             if bar is not None:
-                bar.set_postfix(loss=f"{last_record['loss']:.3f}")
-            window_t = time.perf_counter()
-            window_tokens = window_wait = 0.0
-        if o["eval_every"] > 0 and (step % o["eval_every"] == 0 or step == end_step) and is_main:
-            last_eval = evaluate(step)
-        if step % o["save_every"] == 0 or step == end_step:
-            checkpoint(step)
+                bar.update(1)
+            if step % o["log_every"] == 0 or step == end_step or stopped:
+                elapsed = time.perf_counter() - window_t
+                last_record = {"step": step, "loss": round(float(stats[0]) / max(masked_total, 1.0), 6),
+                               "mlm_accuracy": round(float(stats[1]) / max(masked_total, 1.0), 6),
+                               "lr": lr_now, "tokens_per_s": round(window_tokens / max(elapsed, 1e-9), 1),
+                               "grad_norm": round(grad_norm, 6) if math.isfinite(grad_norm) else None,
+                               "data_wait": round(window_wait / max(elapsed, 1e-9), 4)}
+                write_log(last_record)
+                if bar is not None:
+                    bar.set_postfix(loss=f"{last_record['loss']:.3f}")
+                window_t = time.perf_counter()
+                window_tokens = window_wait = 0.0
+            if o["eval_every"] > 0 and (step % o["eval_every"] == 0 or step == end_step) and is_main:
+                last_eval = evaluate(step)
+            if step % o["save_every"] == 0 or step == end_step or stopped:
+                checkpoint(step)
+            if stopped:
+                log.warning("SIGTERM: stopped after step %d with a checkpoint; continue with --resume", step)
+                break
+    finally:
+        stop.restore()
     if bar is not None:
         bar.close()
     del batches
@@ -599,6 +634,6 @@ def _train(o, rank, world, out, dev, dtype, tok, model, masking, fingerprint, re
         plot_loss_curve(out)
     if distributed:
         dist.barrier()
-    return {"output": str(out), "rank": rank, "step": step, "finished": finished, "samples_seen": samples_seen,
-            "world_size": world, "window_bp": window_bp, "last": last_record, "eval": last_eval,
+    return {"output": str(out), "rank": rank, "step": step, "finished": finished, "stopped_by_signal": stopped,
+            "samples_seen": samples_seen, "world_size": world, "window_bp": window_bp, "last": last_record, "eval": last_eval,
             "parameters": sum(p.numel() for p in model.parameters())}

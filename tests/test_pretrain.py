@@ -249,6 +249,29 @@ def test_sigkill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, sha
     assert not [n for n in os.listdir(root) if n.endswith(".tmp")]
 
 
+def test_sigterm_checkpoints_and_stops_cleanly(tmp_path, shared, reference_tokenizer_dir):
+    """A batch scheduler's SIGTERM ends the run after the current step, with a checkpoint to resume from."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "dnabert2", "pretrain", "--genome", str(shared(*SARS)),
+           "--tokenizer", str(reference_tokenizer_dir), "--model-config", "tiny", "-o", str(out),
+           "--max-steps", "100000", "--save-every", "100000", "--log-every", "100000", "--batch-size", "2",
+           "--max-tokens", "32", "--eval-every", "0", "--workers", "0", "--threads", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not (out / "log.jsonl").exists():
+        time.sleep(0.05)
+    time.sleep(1.0)  # a few steps into training
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    assert "stopped (resume with --resume)" in err
+    from dnabert2.pretrain_checkpoints import latest_checkpoint
+
+    step, folder = latest_checkpoint(out)
+    assert step >= 1 and _log(out)[-1]["step"] == step
+    assert not (out / "model.safetensors").exists()  # not finished: no final model yet
+
+
 def test_two_gloo_processes_match_one_with_the_doubled_batch(tmp_path, shared, reference_tokenizer_dir):
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps(TINY_NO_DROPOUT))
