@@ -27,175 +27,18 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from . import pretrain_checkpoints as ckpt
-from .errors import InputError, located
+from .errors import InputError
+from .pretrain_log import LOG_FILE, plot_loss_curve, truncate_log
+from .pretrain_setup import (RUN_FILE, build_model, check_options, check_output,
+                             load_tokenizer_for, run_fingerprint)
 
 log = logging.getLogger(__name__)
 
-PRESET_NAMES = ("dnabert2-117m", "small", "tiny")
-LOG_FILE = "log.jsonl"
-RUN_FILE = "run.json"
-CURVE_FILE = "loss_curve.png"
-
-
-# ---------------------------------------------------------------------------------------------------- setup
 
 def _distributed():
     """(rank, world_size, local_rank) from the torchrun environment (0, 1, 0 when not under torchrun)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
-
-
-def _check_options(o):
-    positive = ("batch_size", "grad_accum", "max_steps", "max_tokens", "save_every", "log_every")
-    for name in positive:
-        if o[name] is None or o[name] < 1:
-            raise InputError(f"--{name.replace('_', '-')}: must be at least 1 (got {o[name]})")
-    if o["max_tokens"] < 3:
-        raise InputError(f"--max-tokens: must be at least 3 ([CLS], one token, [SEP]); got {o['max_tokens']}")
-    if o["lr"] <= 0:
-        raise InputError(f"--lr: must be positive (got {o['lr']})")
-    if o["warmup_steps"] is not None and o["warmup_steps"] < 0:
-        raise InputError(f"--warmup-steps: must be 0 or more (got {o['warmup_steps']})")
-    if not 0 <= o["eval_fraction"] < 1:
-        raise InputError(f"--eval-fraction: must be in [0, 1) (got {o['eval_fraction']})")
-    if o["eval_every"] < 0 or o["keep_checkpoints"] < 1 or o["num_workers"] < 0:
-        raise InputError("--eval-every and --workers must be 0 or more, --keep-checkpoints at least 1")
-    if o["max_grad_norm"] is not None and o["max_grad_norm"] <= 0:
-        raise InputError(f"--max-grad-norm: must be positive (got {o['max_grad_norm']})")
-    if o["stop_at_step"] is not None and o["stop_at_step"] < 1:
-        raise InputError(f"--stop-at-step: must be at least 1 (got {o['stop_at_step']})")
-    if not o["genomes"] and o["corpus"] is None:
-        raise InputError("give --genome FASTA (one or more) or --corpus DIR (from `dnabert2 pretrain --prepare`)")
-    if o["genomes"] and o["corpus"] is not None:
-        raise InputError("give either --genome or --corpus, not both")
-    if o["genome_weights"] is not None and o["corpus"] is not None:
-        raise InputError("--genome-weights applies to --genome files, not to a prepared --corpus")
-    if o["init"] is not None and o["model_config"] is not None:
-        raise InputError("give either --model-config (a new model) or --init (continue from a model), not both")
-    try:
-        from .masking import MaskingConfig
-        MaskingConfig(mask_token_id=4, special_ids=(0, 1, 2, 3, 4), vocab_size=8,
-                      mlm_probability=o["mlm_probability"], mask_fraction=o["mask_fraction"],
-                      random_fraction=o["random_fraction"])
-    except ValueError as e:
-        raise InputError(f"--mlm-probability/--mask-fraction/--random-fraction: {e}") from None
-
-
-def _load_config(model_config, tokenizer):
-    """DNABert2Config from a preset name or a JSON file; presets take the tokenizer's vocabulary size."""
-    from .model import DNABert2Config
-
-    name = model_config or "dnabert2-117m"
-    if name in PRESET_NAMES:
-        return DNABert2Config.from_preset(name, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)
-    path = Path(name)
-    if not path.is_file():
-        raise InputError(f"--model-config {name}: neither a preset ({', '.join(PRESET_NAMES)}) nor a JSON file")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise InputError(located(path, f"not a readable JSON model config ({e})")) from None
-    if not isinstance(data, dict):
-        raise InputError(located(path, "a model config must be a JSON object"))
-    data.pop("model_type", None)
-    config = DNABert2Config(**data)
-    if config.vocab_size != len(tokenizer):
-        raise InputError(located(path, f"vocab_size {config.vocab_size} differs from the tokenizer's "
-                                       f"{len(tokenizer)} tokens (set vocab_size to {len(tokenizer)} or use "
-                                       "the tokenizer this config was made for)"))
-    config.pad_token_id = tokenizer.pad_token_id
-    return config
-
-
-def _load_tokenizer(o):
-    from .pretrain_data import read_corpus_meta, vocab_fingerprint
-    from .tokenizer import load_tokenizer
-
-    source = o["tokenizer"] or o["init"] or o["corpus"]
-    if source is None:
-        raise InputError("--tokenizer: give a tokenizer folder (e.g. from `dnabert2 vocab`), or --init DIR")
-    tokenizer = load_tokenizer(source)
-    if tokenizer.mask_token_id is None or tokenizer.pad_token_id is None:
-        raise InputError(located(source, "the tokenizer needs [MASK] and [PAD] tokens for masked-LM pretraining"))
-    if o["corpus"] is not None:
-        meta = read_corpus_meta(o["corpus"])
-        if meta["vocab"] != vocab_fingerprint(tokenizer):
-            raise InputError(located(o["corpus"], f"the corpus was tokenised with another vocabulary than {source}"))
-        if meta["max_tokens"] < o["max_tokens"]:
-            raise InputError(located(o["corpus"], f"rows hold {meta['max_tokens']} tokens, fewer than "
-                                                  f"--max-tokens {o['max_tokens']}"))
-    return tokenizer
-
-
-def _build_model(o, tokenizer):
-    """(model, config): a fresh model from --model-config, or the masked-LM model of --init."""
-    import torch
-
-    from .model import DNABert2ForMaskedLM
-
-    if o["init"] is not None:
-        from .loading import load_model
-
-        with ckpt.no_transformers_progress():
-            model, _ = load_model(o["init"], task="masked-lm", device="cpu", dtype="fp32")
-        if model.config.vocab_size != len(tokenizer):
-            raise InputError(located(o["init"], f"the model's vocab_size {model.config.vocab_size} differs from the "
-                                                f"tokenizer's {len(tokenizer)} tokens"))
-        return model, model.config
-    config = _load_config(o["model_config"], tokenizer)
-    torch.manual_seed(o["seed"])
-    return DNABert2ForMaskedLM(config), config
-
-
-def _fingerprint(o, config, tokenizer, world):
-    """The settings that must be the same for --resume to continue a run exactly."""
-    from .pretrain_data import vocab_fingerprint
-
-    keep = ("seed", "max_tokens", "mlm_probability", "mask_fraction", "random_fraction", "eval_fraction")
-    cfg = {k: v for k, v in config.to_dict().items() if k not in ("transformers_version", "architectures",
-                                                                 "_name_or_path", "torch_dtype", "dtype")}
-    return json.loads(json.dumps({
-        **{k: o[k] for k in keep},
-        "global_batch": o["batch_size"] * o["grad_accum"] * world,
-        "data": ({"genomes": [str(Path(g).resolve()) for g in o["genomes"]], "weights": o["genome_weights"]}
-                 if o["genomes"] else {"corpus": str(Path(o["corpus"]).resolve())}),
-        "vocab": vocab_fingerprint(tokenizer),
-        "model": cfg,
-    }))
-
-
-def _check_output(out, resume, force, fingerprint):
-    """Decide between a fresh start and a resume; refuse folders holding something else. Returns checkpoint."""
-    out = Path(out)
-    if not out.exists():
-        from .atomic import check_new_output
-        check_new_output(out, force)
-        return None
-    if not out.is_dir():
-        raise InputError(f"{out}: exists and is not a folder")
-    run_file = out / RUN_FILE
-    latest = ckpt.latest_checkpoint(out)
-    if force and not resume:
-        return None
-    if not run_file.is_file():
-        if any(out.iterdir()) and not force:
-            raise InputError(f"{out}: output folder exists and is not a pretraining run (use --force to replace it)")
-        return None
-    if not resume:
-        raise InputError(f"{out}: holds a pretraining run" + (f" with checkpoints up to step {latest[0]}"
-                                                              if latest else "")
-                         + "; use --resume to continue it or --force to start over")
-    try:
-        previous = json.loads(run_file.read_text())
-    except ValueError as e:
-        raise InputError(located(run_file, f"not valid JSON ({e})")) from None
-    differs = sorted(k for k in set(previous) | set(fingerprint) if previous.get(k) != fingerprint.get(k))
-    if differs and force:
-        return None
-    if differs:
-        raise InputError(f"{out}: holds checkpoints of another run (it differs in: {', '.join(differs)}); "
-                         "use a new output folder, or --force to start over")
-    return latest
 
 
 # ---------------------------------------------------------------------------------------------------- model I/O
@@ -266,62 +109,6 @@ def _save_final(out, model, tokenizer):
     tmp.rmdir()
 
 
-# ---------------------------------------------------------------------------------------------------- logging
-
-def _read_log(out):
-    path = Path(out) / LOG_FILE
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line:
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue  # a line cut short by a killed process
-    return records
-
-
-def _truncate_log(out, step):
-    """Keep log records up to `step` (a resumed run logs the later steps again)."""
-    records = [r for r in _read_log(out) if r.get("step", 0) <= step]
-    path = Path(out) / LOG_FILE
-    tmp = path.with_name(f".{LOG_FILE}.tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-    os.replace(tmp, path)
-
-
-def plot_loss_curve(out):
-    """loss_curve.png from log.jsonl; returns its path, or None when matplotlib is not installed."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log.info("matplotlib is not installed: no loss curve")
-        return None
-    records = _read_log(out)
-    train = [(r["step"], r["loss"]) for r in records if "loss" in r]
-    held = [(r["step"], r["eval_loss"]) for r in records if "eval_loss" in r]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    if train:
-        ax.plot(*zip(*train), label="training loss", lw=1)
-    if held:
-        ax.plot(*zip(*held), "o-", label="held-out loss", lw=1.5, ms=3)
-    ax.set_xlabel("step")
-    ax.set_ylabel("masked-LM loss (nats)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path = Path(out) / CURVE_FILE
-    tmp = path.with_name(f".{CURVE_FILE}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
-
-
 # ---------------------------------------------------------------------------------------------------- the loop
 
 class _StopOnSigterm:
@@ -390,7 +177,7 @@ def pretrain(genomes=(), output=None, *, tokenizer=None, corpus=None, model_conf
     o["genomes"] = [str(g) for g in (genomes or [])]
     if output is None:
         raise InputError("-o/--output: give the output folder")
-    _check_options(o)
+    check_options(o)
     rank, world, local_rank = _distributed()
     out = Path(output)
     if threads:
@@ -410,13 +197,13 @@ def pretrain(genomes=(), output=None, *, tokenizer=None, corpus=None, model_conf
     if num_workers > 0:
         tokenizers_parallelism_off()
 
-    tok = _load_tokenizer(o)
-    model, config = _build_model(o, tok)
+    tok = load_tokenizer_for(o)
+    model, config = build_model(o, tok)
     masking = MaskingConfig.from_tokenizer(tok, mlm_probability=mlm_probability, mask_fraction=mask_fraction,
                                            random_fraction=random_fraction)
-    fingerprint = _fingerprint(o, config, tok, world)
+    fingerprint = run_fingerprint(o, config, tok, world)
     # rank 0 alone looks at the output folder (the others would race with its writes); it tells them below
-    resume_from = _check_output(out, resume, force, fingerprint) if rank == 0 else None
+    resume_from = check_output(out, resume, force, fingerprint) if rank == 0 else None
 
     # data (all ranks read it; bad genomes fail here, before the output folder is touched)
     if genomes:
@@ -482,7 +269,7 @@ def _train(o, rank, world, out, dev, dtype, tok, model, masking, fingerprint, re
         start_step, samples_seen = int(state["step"]), int(state["samples_seen"])
         log.info("resuming from %s (step %d)", step_dir, start_step)
         if is_main:
-            _truncate_log(out, start_step)
+            truncate_log(out, start_step)
 
     model.to(dev)
     model.train()

@@ -1,0 +1,65 @@
+"""The training log of `pretrain`: `log.jsonl` (one JSON object per logged step and per evaluation) and the
+loss-curve PNG drawn from it (matplotlib is optional)."""
+import json
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+LOG_FILE = "log.jsonl"
+CURVE_FILE = "loss_curve.png"
+
+
+def read_log(out):
+    path = Path(out) / LOG_FILE
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line:
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut short by a killed process
+    return records
+
+
+def truncate_log(out, step):
+    """Keep log records up to `step` (a resumed run logs the later steps again)."""
+    records = [r for r in read_log(out) if r.get("step", 0) <= step]
+    path = Path(out) / LOG_FILE
+    tmp = path.with_name(f".{LOG_FILE}.tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+    os.replace(tmp, path)
+
+
+def plot_loss_curve(out):
+    """loss_curve.png from log.jsonl; returns its path, or None when matplotlib is not installed."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log.info("matplotlib is not installed: no loss curve")
+        return None
+    records = read_log(out)
+    train = [(r["step"], r["loss"]) for r in records if "loss" in r]
+    held = [(r["step"], r["eval_loss"]) for r in records if "eval_loss" in r]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    if train:
+        ax.plot(*zip(*train), label="training loss", lw=1)
+    if held:
+        ax.plot(*zip(*held), "o-", label="held-out loss", lw=1.5, ms=3)
+    ax.set_xlabel("step")
+    ax.set_ylabel("masked-LM loss (nats)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(out) / CURVE_FILE
+    tmp = path.with_name(f".{CURVE_FILE}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
