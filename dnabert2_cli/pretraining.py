@@ -348,6 +348,7 @@ def _train(o, rank, world, out, dev, dtype, tok, model, masking, fingerprint, re
     params = [p for p in model.parameters() if p.requires_grad]
     last_record = None
     stop = _StopOnSigterm()
+    reduce_on = dev if distributed and dev.type == "cuda" else torch.device("cpu")  # NCCL reduces CUDA tensors only
     stopped = False
     try:
         while step < end_step:
@@ -355,13 +356,13 @@ def _train(o, rank, world, out, dev, dtype, tok, model, masking, fingerprint, re
             micro = [next(batches) for _ in range(o["grad_accum"])]
             window_wait += time.perf_counter() - wait0
             counts = torch.tensor([float(sum(int((m["labels"] != -100).sum()) for m in micro)),
-                                   float(sum(int(m["attention_mask"].sum()) for m in micro))])
+                                   float(sum(int(m["attention_mask"].sum()) for m in micro))], device=reduce_on)
             if distributed:
                 dist.all_reduce(counts)
             masked_total, tokens_total = float(counts[0]), float(counts[1])
             # DDP averages gradients over ranks: scale by world so the result is sum / masked_total
             scale = world / max(masked_total, 1.0)
-            stats = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, stop requested
+            stats = torch.zeros(3, dtype=torch.float64, device=reduce_on)  # loss sum, correct, stop requested
             for i, m in enumerate(micro):
                 m = {k: v.to(dev, non_blocking=True) for k, v in m.items()}
                 sync = nullcontext() if (not distributed or i == len(micro) - 1) else trained.no_sync()
