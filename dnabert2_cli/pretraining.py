@@ -331,6 +331,7 @@ def _train(o, rank, world, out, dev, dtype, tok, model, masking, fingerprint, re
             ckpt.save_checkpoint(out, step, model, tok, state,
                                  {"samples_seen": samples_seen, "world_size": world, "global_batch": global_batch},
                                  o["keep_checkpoints"])
+            plot_loss_curve(out)  # kept current for watching long runs
         if distributed:
             dist.barrier()
 
