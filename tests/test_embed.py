@@ -159,7 +159,8 @@ def test_long_region_is_token_weighted_mean_of_its_windows(tmp_path, data, genom
     bed.write_text("chr2\t1000000\t1004500\tlong\t0\t-\nchr2\t1500000\t1500900\tshort\t0\t+\n")
     out = tmp_path / "long.h5"
     result = run_cli("embed", "--bed", bed, "--ref", data["ref"], "--model", tiny_model_dir, "-o", out,
-                     "--window", 1000, "--stride", stride, "--pooling", pooling, "--batch-tokens", 400, "-q")
+                     "--window", 1000, "--stride", stride, "--pooling", pooling, "--batch-tokens", 400,
+                     "--lookahead", 3, "-q")  # the long region's windows span three blocks
     assert result.exit_code == 0, result.output
     rows = datasets(out)
     long_seq = revcomp(genome.fetch("chr2", 1000000, 1004500).upper())
