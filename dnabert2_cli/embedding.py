@@ -29,7 +29,7 @@ import numpy as np
 from . import h5out
 from .errors import InputError
 from .regions import RegionSource
-from .windows import DEFAULT_LOOKAHEAD, DEFAULT_WINDOW, blocks, check_tiling, count_windows
+from .windows import DEFAULT_LOOKAHEAD, DEFAULT_WINDOW, blocks, check_tiling
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +256,7 @@ class _Tokens:
     """One window tokenised: ids [n] with [CLS] and [SEP], which of them are real bases [n], char offsets [n, 2]."""
     ids: np.ndarray
     real: np.ndarray
+    unknown: int  # [UNK] tokens among the real ones
     offsets: np.ndarray = None
 
 
@@ -291,7 +292,7 @@ class _Reader:
                 sequences = [w.region.fetch(w.offset, w.size, reverse=w.strand_pass == 1) for w in block]
                 encoding = self.tokenizer(sequences, add_special_tokens=True, return_attention_mask=False,
                                           return_special_tokens_mask=True, return_offsets_mapping=self.want_offsets)
-                tokens = [_Tokens(np.asarray(ids, dtype=np.int64), np.asarray(special, dtype=bool) == 0)
+                tokens = [self._tokens(ids, special)
                           for ids, special in zip(encoding["input_ids"], encoding["special_tokens_mask"])]
                 if self.want_offsets:
                     for t, offsets in zip(tokens, encoding["offset_mapping"]):
@@ -301,6 +302,11 @@ class _Reader:
             self._put(self._END)
         except BaseException as e:  # handed to the main thread, which raises it
             self._put(e)
+
+    def _tokens(self, ids, special):
+        ids = np.asarray(ids, dtype=np.int64)
+        real = np.asarray(special, dtype=bool) == 0
+        return _Tokens(ids, real, int(np.count_nonzero(real & (ids == self.tokenizer.unk_token_id))))
 
     def __iter__(self):
         while True:
@@ -372,7 +378,6 @@ def _run(settings, head, source, model, tokenizer, writer, device, progress):
     tokens_out = settings.kind == "embed" and settings.pooling == "none"
     reader = _Reader(rows, settings, tokenizer, first, tokens_out)
     pad_id = tokenizer.pad_token_id
-    unk_id = tokenizer.unk_token_id
     accs = {}
     next_row = first
     stats = {"regions": 0, "bp": 0, "windows": 0, "tokens": 0, "unknown_tokens": 0, "model_seconds": 0.0,
@@ -402,7 +407,7 @@ def _run(settings, head, source, model, tokenizer, writer, device, progress):
                 stats["model_seconds"] += time.perf_counter() - start
                 for j, i in enumerate(batch):
                     results[i] = (out[0][j], out[1][j])
-            finished = _fold(block, tokens, results, accs, first, settings, unk_id, writer if tokens_out else None)
+            finished = _fold(block, tokens, results, accs, first, settings, writer if tokens_out else None)
             if finished:
                 next_row = _flush(settings, head, accs, next_row, writer, stats, bar, t0)
             wait_start = time.perf_counter()
@@ -416,7 +421,7 @@ def _run(settings, head, source, model, tokenizer, writer, device, progress):
     return stats
 
 
-def _fold(block, tokens, results, accs, first, settings, unk_id, token_writer):
+def _fold(block, tokens, results, accs, first, settings, token_writer):
     """Add each window's result to its region; append per-token rows in input order. True if a region finished."""
     finished = False
     token_parts = []
@@ -436,10 +441,9 @@ def _fold(block, tokens, results, accs, first, settings, unk_id, token_writer):
             token_parts.append((value[:n][real], ids, w.offset + offsets[:, 0], w.offset + offsets[:, 1]))
             weight = int(real.sum())
         if w.strand_pass == 0:
-            t = tokens[position]
             a.n_windows += 1
             a.n_tokens += int(weight)
-            a.n_unknown += int(((t.ids == unk_id) & t.real).sum())
+            a.n_unknown += tokens[position].unknown
         if token_writer is None:
             while len(a.value) <= w.strand_pass:
                 a.value.append(None)

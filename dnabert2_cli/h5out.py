@@ -259,8 +259,6 @@ def _read_complete(path):
 
 def merge(inputs, output, force=False, block_rows=65536):
     """Join the shard files of one run (`--shard K/N`, K = 0..N-1) into `output`, rows in input order."""
-    import h5py
-
     from .atomic import check_new_output, output_file
 
     if not inputs:

@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from dnabert2.errors import InputError
-from dnabert2.regions import Reference, RegionSource, read_bed
+from dnabert2.regions import Reference, RegionSource
 from dnabert2.windows import check_tiling, count_windows, tile
 
 CHR2 = ("genomes", "human_hg38_chr2_1-2333275")
