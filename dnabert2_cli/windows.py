@@ -4,8 +4,8 @@ A region of L bp is tiled from its 5' end (on its own strand) into windows of `w
 `stride` bp; the last window stops at the region's end, so it may be shorter, and no window starts after the
 region is covered. With stride = window (the default) every base lies in exactly one window.
 
-Blocks are the unit of look-ahead: consecutive windows of consecutive regions, `lookahead` windows each, cut
-without looking at any sequence. They depend only on the region lengths and the options, never on what is
+Blocks are the unit of look-ahead: consecutive windows of consecutive regions, up to `lookahead` windows each,
+cut without looking at any sequence. They depend only on the region lengths and the options, never on what is
 already done, so a resumed run batches exactly as an uninterrupted one did.
 """
 from dataclasses import dataclass
@@ -14,6 +14,7 @@ from .errors import InputError
 
 DEFAULT_WINDOW = 2000  # bp; about 400 tokens of the DNABERT-2 tokenizer on human DNA (README: dnabert2 embed)
 DEFAULT_LOOKAHEAD = 1024  # windows sorted by length together
+FIRST_BLOCK = 32  # windows in the first block (blocks then double up to the look-ahead)
 
 
 def check_tiling(window, stride):
@@ -68,14 +69,20 @@ def windows_of(row, region, window, stride, passes=1):
             yield Window(row, strand_pass, index, offset, size, last, region)
 
 
-def blocks(rows, window, stride, passes=1, lookahead=DEFAULT_LOOKAHEAD):
-    """Group the windows of (row, region) pairs into lists of `lookahead` windows, in input order."""
+def blocks(rows, window, stride, passes=1, lookahead=DEFAULT_LOOKAHEAD, first=FIRST_BLOCK):
+    """Group the windows of (row, region) pairs into lists of windows, in input order.
+
+    The first block holds `first` windows so the model starts early; each next one twice as many, up to
+    `lookahead`.
+    """
     block = []
+    size = min(first, lookahead)
     for row, region in rows:
         for w in windows_of(row, region, window, stride, passes):
             block.append(w)
-            if len(block) >= lookahead:
+            if len(block) >= size:
                 yield block
                 block = []
+                size = min(2 * size, lookahead)
     if block:
         yield block

@@ -192,3 +192,17 @@ def test_tiling_options_are_checked():
         check_tiling(100, 200)
     with pytest.raises(InputError, match="--window 0"):
         check_tiling(0, None)
+
+
+def test_blocks_keep_input_order_and_grow_to_the_lookahead():
+    from dnabert2.regions import Region
+    from dnabert2.windows import blocks
+
+    regions = [(row, Region("c", 0, length, f"r{row}")) for row, length in enumerate([50, 7, 300, 1, 99] * 20)]
+    got = list(blocks(regions, window=10, stride=10, passes=2, lookahead=40, first=4))
+    assert [len(b) for b in got[:5]] == [4, 8, 16, 32, 40]
+    flat = [(w.row, w.strand_pass, w.index, w.offset, w.size) for b in got for w in b]
+    want = [(row, p, i, 10 * i, min(10, r.length - 10 * i)) for row, r in regions for p in range(2)
+            for i in range(-(-r.length // 10))]
+    assert flat == want
+    assert [w.row for b in got for w in b if w.last] == [row for row, _ in regions]
