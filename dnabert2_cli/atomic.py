@@ -32,6 +32,7 @@ def output_dir(path, force=False):
     path = Path(path)
     check_new_output(path, force)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.resolve().parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; outputs get the user's usual permissions
     try:
         yield tmp
     except BaseException:
@@ -47,6 +48,7 @@ def output_file(path, force=False):
     check_new_output(path, force, what="output file")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.resolve().parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600
     tmp = Path(tmp)
     try:
         yield tmp
@@ -54,6 +56,12 @@ def output_file(path, force=False):
         tmp.unlink(missing_ok=True)
         raise
     replace_path(tmp, path)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def replace_path(src, dst):
