@@ -51,6 +51,10 @@ class LazyGroup(click.Group):
         module = importlib.import_module(f"dnabert2.commands.{COMMANDS[name][0]}")
         return module.command
 
+    def parse_args(self, ctx, args):
+        ctx.meta["dnabert2.argv"] = list(args)  # the command line as typed, for provenance (options.command_line)
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx):
         """Run the sub-command; map library exceptions to exit codes (2 bad input, 1 internal, 130 Ctrl-C)."""
         try:

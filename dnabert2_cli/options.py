@@ -43,6 +43,17 @@ def threads_option(f):
                         help="CPU threads for reading and tokenising (default: all cores).")(f)
 
 
+def command_line():
+    """The running command as the user typed it (`dnabert2 embed ...`), for provenance in output files."""
+    import shlex
+
+    ctx = click.get_current_context(silent=True)
+    argv = ctx.meta.get("dnabert2.argv") if ctx is not None else None
+    if argv is None:
+        argv = sys.argv[1:]
+    return shlex.join(["dnabert2", *argv])
+
+
 def show_progress(quiet):
     """A progress bar only when not --quiet and stderr is a terminal."""
     return (not quiet) and sys.stderr.isatty()

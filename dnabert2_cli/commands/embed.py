@@ -2,8 +2,6 @@
 
 Also defines the option groups `embed` and `predict` share (regions in, run control), written once here.
 """
-import shlex
-import sys
 
 import click
 
@@ -96,6 +94,6 @@ def command(fasta, bed, ref, clip, window, stride, resize, rc_average, model, ou
                     stride=stride, resize=resize, pooling=pooling, layer=layer, rc_average=rc_average,
                     half_output=half_output, batch_tokens=batch_tokens, lookahead=lookahead, device=device,
                     precision=precision, shard=shard, resume=resume, force=force, threads=threads,
-                    show_progress=options.show_progress(quiet), command_line=shlex.join(sys.argv))
+                    show_progress=options.show_progress(quiet), command_line=options.command_line())
     if not quiet:
         print_summary("Embedded", summary)

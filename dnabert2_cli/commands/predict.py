@@ -1,6 +1,4 @@
 """`dnabert2 predict`: parse options, call `dnabert2.predict`, print a summary."""
-import shlex
-import sys
 
 import click
 
@@ -35,6 +33,6 @@ def command(fasta, bed, ref, clip, window, stride, resize, rc_average, model, ou
                       stride=stride, resize=resize, rc_average=rc_average, batch_tokens=batch_tokens,
                       lookahead=lookahead, device=device, precision=precision, shard=shard, resume=resume,
                       force=force, threads=threads, show_progress=options.show_progress(quiet),
-                      command_line=shlex.join(sys.argv))
+                      command_line=options.command_line())
     if not quiet:
         print_summary("Predicted", summary)
