@@ -36,7 +36,8 @@ def run_options(f):
     """--model, -o, batching, --shard, --resume, --force."""
     decorators = [
         click.option("--model", "-m", type=str, default=None,
-                     help="Model folder (from `dnabert2 pretrain`/`finetune`, or the DNABERT-2-117M release)."),
+                     help="Model folder (from `dnabert2 pretrain`/`finetune`, or the DNABERT-2-117M release); default: "
+                          "the model shipped in the package (embed: pretrained, predict: promoter classifier)."),
         click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=str),
                      help="HDF5 file to write (written as OUT.partial.h5 and renamed when complete)."),
         click.option("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, show_default=True,
@@ -89,7 +90,9 @@ def command(fasta, bed, ref, clip, window, stride, resize, rc_average, model, ou
       dnabert2 embed --fasta reads.fa --model my_model --pooling none --window 1000 -o tokens.h5
     """
     from ..embedding import embed
+    from ..shipped import DEFAULT_FOR, model_path
 
+    model = model or str(model_path(DEFAULT_FOR["embed"]))  # no --model: the shipped one
     summary = embed(model=model, output=output, fasta=fasta, bed=bed, ref=ref, clip=clip, window=window,
                     stride=stride, resize=resize, pooling=pooling, layer=layer, rc_average=rc_average,
                     half_output=half_output, batch_tokens=batch_tokens, lookahead=lookahead, device=device,

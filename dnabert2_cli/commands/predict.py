@@ -28,7 +28,9 @@ def command(fasta, bed, ref, clip, window, stride, resize, rc_average, model, ou
       dnabert2 predict --bed promoters.bed --ref hg38.fa.gz --model finetuned/ -o calls.h5 --tsv calls.bed
     """
     from ..embedding import predict
+    from ..shipped import DEFAULT_FOR, model_path
 
+    model = model or str(model_path(DEFAULT_FOR["predict"]))  # no --model: the shipped one
     summary = predict(model=model, output=output, tsv=tsv, fasta=fasta, bed=bed, ref=ref, clip=clip, window=window,
                       stride=stride, resize=resize, rc_average=rc_average, batch_tokens=batch_tokens,
                       lookahead=lookahead, device=device, precision=precision, shard=shard, resume=resume,

@@ -1,0 +1,22 @@
+"""The models shipped inside the package: `pretrained/` (a small DNABERT-2 masked-LM) and `promoter/` (a promoter
+classifier fine-tuned from it). `dnabert2 embed` uses the first and `dnabert2 predict` the second when no --model
+is given. `python -m dnabert2.shipped.rebuild OUT_DIR` rebuilds both; each folder's README.md is its model card.
+"""
+from pathlib import Path
+
+from ..errors import InputError
+
+NAMES = ("pretrained", "promoter")
+# what each command uses when --model is not given
+DEFAULT_FOR = {"embed": "pretrained", "predict": "promoter"}
+
+
+def model_path(name):
+    """The folder of the shipped model `name` ("pretrained" or "promoter")."""
+    if name not in NAMES:
+        raise InputError(f"shipped model {name!r}: expected one of {', '.join(NAMES)}")
+    folder = Path(__file__).resolve().parent / name
+    if not (folder / "model.safetensors").is_file():
+        raise InputError(f"{folder}: the shipped {name} model is missing from this installation "
+                         "(rebuild it with `python -m dnabert2.shipped.rebuild OUT_DIR`)")
+    return folder
