@@ -8,8 +8,9 @@ both labels are dropped.
 
 Background negatives (optional): real genomic DNA that is not a promoter set, never from the chr2 slice used for
 evaluation: the GC-matched human genomic negatives of the ENCODE NFE2 lsgkm set (hg19; any on chr2 below
-3 Mbp are left out, so none can overlap the hg38 chr2:1-2,333,275 evaluation slice), the human mitochondrion in
-300 bp tiles, and random 300 bp windows of the yeast, E. coli, A. thaliana, C. elegans and D. melanogaster genomes.
+3 Mbp are left out, so none can overlap the hg38 chr2:1-2,333,275 evaluation slice), 4,000 human genic sequences
+from GUE's splice-site tables (dev/test; centre 300 bp of each 400 bp window, any label: splice donors, acceptors
+and other genic sites, so real human DNA with its repeats), the human mitochondrion in 300 bp tiles, and random 300 bp windows of the yeast, E. coli, A. thaliana, C. elegans and D. melanogaster genomes.
 """
 import csv
 import hashlib
@@ -31,6 +32,7 @@ OTHER_GENOMES = {"yeast_s288c_r64/Saccharomyces_cerevisiae.R64-1-1.dna.toplevel.
                  "model_organisms_1pct/D.melanogaster.fa.gz": "d_melanogaster"}
 CHRM = "human_chrM/MT-human.NC_012920.1.fa"
 LENGTH = 300
+SPLICE_ROWS = 4000  # human genic windows from GUE's splice tables used as background
 EXCLUDED_CHR2_END = 3_000_000  # lsgkm negatives on hg19 chr2 below this are dropped (evaluation slice nearby)
 SPLITS = ("train", "dev", "test")
 
@@ -77,6 +79,15 @@ def background_rows(data_root, per_genome, seed):
             sequence = _centre(sequence.upper(), LENGTH)
             if set(sequence) <= set("ACGT"):
                 rows.append((sequence, 0, "lsgkm_human_negatives"))
+    splice = []
+    for split in ("dev", "test"):
+        path = root / "gue" / "splice" / "reconstructed" / f"{split}.csv"
+        if path.is_file():
+            with open(path, newline="") as handle:
+                splice += [_centre(row["sequence"].strip().upper(), LENGTH) for row in csv.DictReader(handle)]
+    splice = sorted(s for s in set(splice) if set(s) <= set("ACGT"))
+    random.Random(seed).shuffle(splice)
+    rows += [(sequence, 0, "gue_splice_human") for sequence in splice[:SPLICE_ROWS]]
     chrm = "".join(s for _, s in read_fasta([root / "genomes" / CHRM])).upper()
     for start in range(0, len(chrm) - LENGTH + 1, LENGTH):
         piece = chrm[start:start + LENGTH]

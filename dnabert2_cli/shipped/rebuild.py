@@ -34,20 +34,33 @@ FINETUNE_OPTIONS = ("--epochs", "2", "--lr", "3e-4", "--batch-size", "32", "--wa
                     "--eval-every", "200", "--max-length", "128", "--seed", "42")
 
 
-def run_step(out, name, command, produces):
-    """Run `command` (argv after `dnabert2`) unless steps.json already records it and `produces` exists."""
+def run_step(out, name, command, produces, inputs=""):
+    """Run `command` (argv after `dnabert2`) unless steps.json already records it, with the same `inputs`
+    fingerprint, and `produces` exists."""
     record_path = out / "steps.json"
     steps = json.loads(record_path.read_text()) if record_path.is_file() else {}
     shown = "dnabert2 " + " ".join(command)
-    if name in steps and Path(produces).exists() and steps[name]["command"] == shown:
+    if name in steps and Path(produces).exists() and steps[name]["command"] == shown \
+            and steps[name].get("inputs", "") == inputs:
         print(f"[rebuild] {name}: kept ({produces})", file=sys.stderr, flush=True)
         return steps[name]
     print(f"[rebuild] {name}: {shown}", file=sys.stderr, flush=True)
     started = time.time()
     subprocess.run([sys.executable, "-m", "dnabert2", *command], check=True)
-    steps[name] = {"command": shown, "seconds": round(time.time() - started, 1)}
+    steps[name] = {"command": shown, "seconds": round(time.time() - started, 1), "inputs": inputs}
     record_path.write_text(json.dumps(steps, indent=1) + "\n")
     return steps[name]
+
+
+def _digest(folder):
+    """SHA-1 over the files of a folder (a step is rerun when its input folder changed)."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for path in sorted(Path(folder).iterdir()):
+        if path.is_file():
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
 
 
 def rebuild(out, data_root, pretrain_steps=2000, background_per_genome=400, install=False):
@@ -68,10 +81,12 @@ def rebuild(out, data_root, pretrain_steps=2000, background_per_genome=400, inst
     record["tables"] = build_tables(data_root, out / "promoter_tables", background_per_genome)
     record["finetune"] = run_step(out, "finetune", [
         "finetune", "--model", str(out / "pretrained"), "--data", str(out / "promoter_tables"), *FINETUNE_OPTIONS,
-        "-o", str(out / "finetune_run"), "--force", "-q"], out / "finetune_run" / "metrics.json")
+        "-o", str(out / "finetune_run"), "--force", "-q"], out / "finetune_run" / "metrics.json",
+        inputs=_digest(out / "promoter_tables"))
     record["convert_promoter"] = run_step(out, "convert_promoter", [
         "convert", str(out / "finetune_run"), "-o", str(out / "promoter"), "--task", "classification",
-        "--precision", "fp16", "--force", "-q"], out / "promoter" / "model.safetensors")
+        "--precision", "fp16", "--force", "-q"], out / "promoter" / "model.safetensors",
+        inputs=_digest(out / "finetune_run"))
     record["evaluation"] = evaluate(out / "promoter", out / "evaluation", data_root)
     from .cards import write_cards
 

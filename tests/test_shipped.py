@@ -1,0 +1,149 @@
+"""The models shipped in the package (dnabert2.shipped): present, small, loadable, the defaults of embed/predict,
+and the promoter classifier ranks real chr2 promoters above genomic background."""
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from dnabert2.errors import InputError
+from dnabert2.shipped import NAMES, model_path
+from dnabert2.shipped.evaluate import auroc, read_intervals
+from dnabert2.shipped.promoter_data import split_of
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "test_data" / "promoters_example.fa"
+MAX_BYTES = 25 * 1024 * 1024
+
+
+def read_fasta_plain(path):
+    records, name = {}, None
+    for line in Path(path).read_text().splitlines():
+        if line.startswith(">"):
+            name = line[1:].split()[0]
+            records[name] = ""
+        else:
+            records[name] += line.strip()
+    return records
+
+
+def test_model_path_names_the_folders_and_rejects_others():
+    for name in NAMES:
+        assert (model_path(name) / "config.json").is_file()
+    with pytest.raises(InputError, match="expected one of"):
+        model_path("enhancer")
+
+
+def test_shipped_weights_fit_the_size_limit_and_are_float16():
+    from safetensors import safe_open
+
+    total = 0
+    for name in NAMES:
+        weights = model_path(name) / "model.safetensors"
+        total += sum(p.stat().st_size for p in model_path(name).iterdir())
+        with safe_open(str(weights), framework="pt") as f:
+            assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16"}
+    assert total <= MAX_BYTES
+
+
+@pytest.mark.parametrize("name, cls", [("pretrained", "DNABert2ForMaskedLM"),
+                                       ("promoter", "DNABert2ForSequenceClassification")])
+def test_shipped_folders_load_as_float32_on_cpu(name, cls):
+    from safetensors.torch import load_file
+
+    import dnabert2
+
+    model, tokenizer = dnabert2.load_model(model_path(name), device="cpu")
+    assert type(model).__name__ == cls
+    assert tokenizer.vocab_size == 4096
+    stored = load_file(str(model_path(name) / "model.safetensors"))
+    params = dict(model.named_parameters())
+    checked = 0
+    for key, tensor in stored.items():
+        if key in params:
+            assert params[key].dtype == torch.float32
+            assert torch.equal(params[key].detach(), tensor.float())  # fp16 -> fp32 is exact
+            checked += 1
+    assert checked >= len(params) - 1  # all but at most the tied decoder
+
+
+def test_predict_without_model_uses_the_promoter_classifier(run_cli, tmp_path):
+    from tokenizers import Tokenizer
+
+    from dnabert2.model import DNABert2ForSequenceClassification
+
+    out, table = tmp_path / "p.h5", tmp_path / "p.tsv"
+    result = run_cli("predict", "--fasta", EXAMPLE, "-o", out, "--tsv", table, "-q", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    sequences = read_fasta_plain(EXAMPLE)
+    with h5py.File(out, "r") as f:
+        probabilities = f["probabilities"][:]
+        assert [str(n) for n in f["labels"].attrs["label_names"]] == ["0", "1"]
+    assert probabilities.shape == (len(sequences), 2)
+    # reference: the classifier loaded by hand, the tokenizer from tokenizer.json, softmax of the logits
+    folder = model_path("promoter")
+    net = DNABert2ForSequenceClassification.from_pretrained(folder).float().eval()
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    with torch.no_grad():
+        for row, seq in enumerate(sequences.values()):
+            ids = torch.tensor([tok.encode(seq).ids])
+            expected = torch.softmax(net(input_ids=ids).logits, dim=-1)[0].numpy()
+            np.testing.assert_allclose(probabilities[row], expected, atol=1e-4)
+    assert len(table.read_text().splitlines()) == len(sequences) + 1
+
+
+def test_embed_without_model_uses_the_pretrained_model(run_cli, tmp_path):
+    out = tmp_path / "e.h5"
+    result = run_cli("embed", "--fasta", EXAMPLE, "-o", out, "-q", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    with h5py.File(out, "r") as f:
+        vectors = f["embeddings"][:]
+        assert Path(f.attrs["model"]).resolve() == model_path("pretrained").resolve()
+    assert vectors.shape == (len(read_fasta_plain(EXAMPLE)), 128)
+    assert np.isfinite(vectors).all() and np.abs(vectors).sum() > 0
+
+
+def test_promoters_outscore_background_on_chr2(shared, tmp_path):
+    import dnabert2
+
+    root = shared("genomes", "human_hg38_chr2_1-2333275")
+    intervals = read_intervals(root / "genomic_benchmarks_regions_chr2_1-2333275.bed")
+    promoters = [r for r in intervals if r[4] == "promoter"][::3]  # 23 of 67
+    background = [r for r in intervals if r[4] == "random_background"][::10]  # 22 of 215
+    assert len(promoters) > 20 and len(background) > 20
+    bed = tmp_path / "few.bed"
+    bed.write_text("".join(f"{c}\t{s}\t{e}\t{n}\n" for c, s, e, n, _ in promoters + background))
+    result = dnabert2.predict(model=str(model_path("promoter")), bed=str(bed),
+                              ref=str(root / "chr2_1-2333275.fa.gz"), resize=300, device="cpu")
+    p = np.asarray(result["probabilities"])[:, 1]
+    assert p[:len(promoters)].mean() > p[len(promoters):].mean()
+
+
+def test_model_cards_name_their_commands_and_numbers():
+    pretrained = (model_path("pretrained") / "README.md").read_text()
+    promoter = (model_path("promoter") / "README.md").read_text()
+    assert "dnabert2 pretrain --genome" in pretrained and "dnabert2 convert" in pretrained
+    assert "dnabert2 finetune --model" in promoter and "dnabert2 predict --bed" in promoter
+    for card in (pretrained, promoter):
+        assert "python -m dnabert2.shipped.rebuild" in card and "wall time" in card.lower()
+    assert "AUROC" in promoter and "## Test metrics" in promoter
+
+
+def test_split_keeps_a_sequence_and_its_reverse_complement_together():
+    rng = np.random.default_rng(0)
+    complement = str.maketrans("ACGT", "TGCA")
+    splits = []
+    for _ in range(300):
+        seq = "".join(rng.choice(list("ACGT"), 50))
+        splits.append(split_of(seq))
+        assert split_of(seq) == split_of(seq.translate(complement)[::-1])
+    assert {"train", "dev", "test"} == set(splits)
+    assert 0.6 < splits.count("train") / len(splits) < 0.95
+
+
+def test_auroc_counts_pairs():
+    assert auroc([0.9, 0.4], [0.5, 0.1]) == 0.75
+    assert auroc([0.5], [0.5]) == 0.5
+    with pytest.raises(InputError):
+        auroc([], [0.1])
