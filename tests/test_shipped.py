@@ -147,3 +147,37 @@ def test_auroc_counts_pairs():
     assert auroc([0.5], [0.5]) == 0.5
     with pytest.raises(InputError):
         auroc([], [0.1])
+
+
+def test_promoter_tables_pool_deduplicate_and_split_without_leaks(tmp_path):
+    from dnabert2.shipped.promoter_data import build_tables
+
+    rng = np.random.default_rng(1)
+    complement = str.maketrans("ACGT", "TGCA")
+    seqs = ["".join(rng.choice(list("ACGT"), 60)) for _ in range(200)]
+    folder = tmp_path / "gue" / "prom"
+    (folder / "prom_300_tata").mkdir(parents=True)
+    (folder / "prom_300_all").mkdir()
+    tata = [(s, i % 2) for i, s in enumerate(seqs[:120])]
+    # prom_300_all repeats 40 of them (20 as reverse complements) and adds 80 new ones
+    every = [(s.translate(complement)[::-1] if i < 20 else s, i % 2) for i, s in enumerate(seqs[:40])]
+    every += [(s, 1) for s in seqs[120:]]
+    conflicting = seqs[-1]
+    every.append((conflicting, 0))
+    for path, rows in ((folder / "prom_300_tata" / "train.csv", tata), (folder / "prom_300_all" / "dev.csv", every)):
+        path.write_text("sequence,label\n" + "".join(f"{s},{y}\n" for s, y in rows))
+    counts = build_tables(tmp_path, tmp_path / "tables", background_per_genome=0)
+    assert counts["input_rows"] == len(tata) + len(every) and counts["dropped_conflicting"] == 1
+    splits = {}
+    for split in ("train", "dev", "test"):
+        lines = (tmp_path / "tables" / f"{split}.csv").read_text().splitlines()
+        assert lines[0] == "sequence,label"
+        splits[split] = {tuple(line.split(",")) for line in lines[1:]}
+    canonical = {split: {min(s, s.translate(complement)[::-1]) for s, _ in rows} for split, rows in splits.items()}
+    assert sum(len(c) for c in canonical.values()) == 199  # 200 distinct sequences, less the conflicting one
+    assert not (canonical["train"] & canonical["test"]) and not (canonical["train"] & canonical["dev"])
+    assert not (canonical["dev"] & canonical["test"])
+    labelled = dict(tata + [(s, y) for s, y in every[20:]])
+    for rows in splits.values():
+        for s, y in rows:
+            assert labelled.get(s, labelled.get(s.translate(complement)[::-1])) == int(y)
