@@ -37,17 +37,20 @@ def truncate_log(out, step):
 
 def plot_loss_curve(out):
     """loss_curve.png from log.jsonl; returns its path, or None when matplotlib is not installed."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    try:  # a Figure with its own Agg canvas: no pyplot, so a notebook's backend is left alone
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
     except ImportError:
         log.info("matplotlib is not installed: no loss curve")
         return None
     records = read_log(out)
     train = [(r["step"], r["loss"]) for r in records if "loss" in r]
     held = [(r["step"], r["eval_loss"]) for r in records if "eval_loss" in r]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    if not train and not held:
+        return None  # nothing logged yet
+    fig = Figure(figsize=(6, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     if train:
         ax.plot(*zip(*train), label="training loss", lw=1)
     if held:
@@ -60,6 +63,5 @@ def plot_loss_curve(out):
     path = Path(out) / CURVE_FILE
     tmp = path.with_name(f".{CURVE_FILE}.tmp.png")
     fig.savefig(tmp)
-    plt.close(fig)
     os.replace(tmp, path)
     return path

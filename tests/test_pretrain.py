@@ -433,6 +433,12 @@ def test_output_folder_holding_another_run(tmp_path, run_cli, shared, reference_
     refused = run_cli(*_cli_args(genome, reference_tokenizer_dir, foreign, "--resume"))
     assert refused.exit_code == 2 and "is not a pretraining run" in refused.output
     assert (foreign / "notes.txt").exists()
+    replaced = run_cli(*_cli_args(genome, reference_tokenizer_dir, foreign, "--force"))
+    assert replaced.exit_code == 0 and not (foreign / "notes.txt").exists()
+    assert (foreign / "model.safetensors").is_file()
+    # --resume on a folder that does not exist yet starts the run (job scripts can always pass it)
+    fresh = run_cli(*_cli_args(genome, reference_tokenizer_dir, tmp_path / "new", "--resume"))
+    assert fresh.exit_code == 0 and (tmp_path / "new" / "model.safetensors").is_file()
 
 
 @pytest.mark.parametrize("extra, text", [
