@@ -40,7 +40,7 @@ def load_model(path, task="auto", device=None, dtype=None):
         task = infer_task(folder)
     cls = {"base": DNABert2Model, "masked-lm": DNABert2ForMaskedLM,
            "classification": DNABert2ForSequenceClassification}[task]
-    with _quiet_transformers_progress():
+    with quiet_transformers_progress():
         try:
             model = cls.from_pretrained(folder)
         except (OSError, ValueError, KeyError) as e:
@@ -52,7 +52,7 @@ def load_model(path, task="auto", device=None, dtype=None):
 
 
 @contextlib.contextmanager
-def _quiet_transformers_progress():
+def quiet_transformers_progress():
     """No "Loading weights" bar from transformers (our commands have their own progress and --quiet)."""
     from transformers.utils import logging as hf_logging
 
@@ -151,7 +151,7 @@ def convert_model(source, output, task="auto", precision="fp32", force=False):
     task = infer_task(folder) if task == "auto" else task
     model, _ = load_model(folder, task=task, device="cpu", dtype=dtype)
     with output_dir(output, force) as tmp:
-        with _quiet_transformers_progress():
+        with quiet_transformers_progress():
             model.save_pretrained(tmp)
         for name in TOKENIZER_FILES:
             if (folder / name).is_file():

@@ -7,12 +7,13 @@ RNG states; plain tensors and numbers, read with `torch.load(weights_only=True)`
 only when every file is written and flushed, so a process killed at any moment leaves either the complete new
 checkpoint or none, and the previous ones untouched. Old checkpoints are renamed away before they are deleted.
 """
-import contextlib
 import json
 import os
 import re
 import shutil
 from pathlib import Path
+
+from .loading import quiet_transformers_progress
 
 CHECKPOINTS = "checkpoints"
 _NAME = re.compile(r"^step-(\d{8})$")
@@ -70,23 +71,9 @@ def _fsync_dir(folder):
         os.close(fd)
 
 
-@contextlib.contextmanager
-def no_transformers_progress():
-    """Silence transformers' own progress bars (one per save and load) for the duration."""
-    from transformers.utils import logging as hf_logging
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
-
-
 def save_model_folder(folder, model, tokenizer):
     """model.save_pretrained + tokenizer.save_pretrained: a folder `dnabert2.load_model` loads."""
-    with no_transformers_progress():
+    with quiet_transformers_progress():
         model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import pretrain_checkpoints as ckpt
 from .errors import InputError, located
+from .loading import quiet_transformers_progress
 
 PRESET_NAMES = ("dnabert2-117m", "small", "tiny")
 RUN_FILE = "run.json"
@@ -104,7 +105,7 @@ def build_model(o, tokenizer):
     if o["init"] is not None:
         from .loading import load_model
 
-        with ckpt.no_transformers_progress():
+        with quiet_transformers_progress():
             model, _ = load_model(o["init"], task="masked-lm", device="cpu", dtype="fp32")
         if model.config.vocab_size != len(tokenizer):
             raise InputError(located(o["init"], f"the model's vocab_size {model.config.vocab_size} differs from the "

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from . import pretrain_checkpoints as ckpt
 from .errors import InputError
+from .loading import quiet_transformers_progress
 from .pretrain_log import LOG_FILE, plot_loss_curve, truncate_log
 from .pretrain_setup import (RUN_FILE, build_model, check_options, check_output,
                              load_tokenizer_for, run_fingerprint)
@@ -263,7 +264,7 @@ def _train(o, rank, world, out, dev, dtype, tok, model, masking, fingerprint, re
         from .model import DNABert2ForMaskedLM
 
         step_dir = resume_from[1]
-        with ckpt.no_transformers_progress():
+        with quiet_transformers_progress():
             model = DNABert2ForMaskedLM.from_pretrained(step_dir).float()
         state = ckpt.load_trainer_state(step_dir)
         start_step, samples_seen = int(state["step"]), int(state["samples_seen"])
