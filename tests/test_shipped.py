@@ -10,7 +10,7 @@ import torch
 from dnabert2.errors import InputError
 from dnabert2.shipped import NAMES, model_path
 from dnabert2.shipped.evaluate import auroc, read_intervals
-from dnabert2.shipped.promoter_data import split_of
+from dnabert2.shipped.promoter_data import LABEL_NAMES, split_of
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "test_data" / "promoters_example.fa"
@@ -79,7 +79,7 @@ def test_predict_without_model_uses_the_promoter_classifier(run_cli, tmp_path):
     sequences = read_fasta_plain(EXAMPLE)
     with h5py.File(out, "r") as f:
         probabilities = f["probabilities"][:]
-        assert [str(n) for n in f["labels"].attrs["label_names"]] == ["0", "1"]
+        assert [str(n) for n in f["labels"].attrs["label_names"]] == ["background", "promoter"]
     assert probabilities.shape == (len(sequences), 2)
     # reference: the classifier loaded by hand, the tokenizer from tokenizer.json, softmax of the logits
     folder = model_path("promoter")
@@ -180,4 +180,4 @@ def test_promoter_tables_pool_deduplicate_and_split_without_leaks(tmp_path):
     labelled = dict(tata + [(s, y) for s, y in every[20:]])
     for rows in splits.values():
         for s, y in rows:
-            assert labelled.get(s, labelled.get(s.translate(complement)[::-1])) == int(y)
+            assert labelled.get(s, labelled.get(s.translate(complement)[::-1])) == LABEL_NAMES.index(y)

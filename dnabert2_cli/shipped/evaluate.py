@@ -3,7 +3,7 @@
 Promoters: class `promoter` of human_ensembl_regulatory and `positive` of human_nontata_promoters. Background:
 every other interval of the BED that overlaps no promoter interval (enhancers, open chromatin, their negatives,
 random human and intergenic windows); `random_background` is its subset from the negative/random classes only.
-Scores are the promoter probability (label "1") from `dnabert2 predict`, run as a subprocess, once on a 300 bp
+Scores are the promoter probability (class "promoter") from `dnabert2 predict`, run as a subprocess, once on a 300 bp
 window centred on each interval (--resize 300, the training length) and once over each whole interval in 300 bp
 windows (token-weighted mean of the windows).
 
@@ -66,7 +66,7 @@ def promoter_scores(model, bed, ref, work, extra):
     subprocess.run(command, check=True)
     with h5py.File(out, "r") as f:
         names = [str(n) for n in f["labels"].attrs["label_names"]]
-        column = names.index("1")
+        column = names.index("promoter")
         return [float(p) for p in f["probabilities"][:, column]], command
 
 

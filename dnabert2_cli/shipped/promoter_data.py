@@ -19,6 +19,8 @@ from pathlib import Path
 
 from ..errors import InputError, located
 
+# class names written to the tables (GUE label 0 / 1); finetune sorts them, so ids stay 0 / 1
+LABEL_NAMES = ("background", "promoter")
 GUE_TABLES = (("prom_300_tata", "train"), ("prom_300_tata", "dev"), ("prom_300_tata", "test"),
               ("prom_300_all", "dev"), ("prom_300_all", "test"),
               ("prom_300_notata", "dev"), ("prom_300_notata", "test"))
@@ -145,7 +147,7 @@ def build_tables(data_root, output, background_per_genome=400, seed=0):
         with open(output / f"{split}.csv", "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["sequence", "label"])
-            writer.writerows((sequence, label) for sequence, label, _ in items)
+            writer.writerows((sequence, LABEL_NAMES[label]) for sequence, label, _ in items)
         per_source = {}
         for _, label, source in items:
             key = f"{source} label {label}"
