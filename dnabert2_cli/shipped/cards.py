@@ -40,6 +40,7 @@ def _architecture(config):
 
 
 REBUILD = "python -m dnabert2.shipped.rebuild OUT_DIR --data-root ../shared/data --install"
+PATHS_NOTE = "OUT_DIR stands for the rebuild's output folder and DATA for the shared data folder (`--data-root`)."
 
 LIMITS_COMMON = """- Trained for minutes on 2 shared CPU cores: a demonstration-size model, far weaker than DNABERT-2-117M.
   For real work fine-tune the released model (`dnabert2 convert` it, then `dnabert2 finetune --model ...`).
@@ -73,6 +74,7 @@ The human chr2:1-2,333,275 slice is deliberately left out: it holds the interval
 evaluated on. Tokenizer: the released DNABERT-2-117M tokenizer (`reference_checkpoint/tokenizer.json`).
 
 ## Commands (run by `{REBUILD}`)
+{PATHS_NOTE}
 ```
 {record['pretrain']['command']}
 {record['convert_pretrained']['command']}
@@ -151,6 +153,7 @@ D. melanogaster genomes. Nothing comes from the chr2 slice used for evaluation b
 {rows}
 
 ## Commands (run by `{REBUILD}`)
+{PATHS_NOTE}
 The tables are written by `dnabert2.shipped.promoter_data.build_tables`, then:
 ```
 {record['finetune']['command']}
@@ -193,7 +196,15 @@ overlapping intervals left out). "random" is the subset of background from negat
 """
 
 
+def _portable(text, out, data_root):
+    """Name folders as OUT_DIR (the rebuild's output) and DATA (the data root), not the build machine's paths."""
+    for path, name in sorted([(str(out), "OUT_DIR"), (str(data_root), "DATA")], key=lambda p: -len(p[0])):
+        text = text.replace(path, name)
+    return text
+
+
 def write_cards(out, record):
     out = Path(out)
-    (out / "pretrained" / "README.md").write_text(pretrained_card(out, record))
-    (out / "promoter" / "README.md").write_text(promoter_card(out, record))
+    for name, card in (("pretrained", pretrained_card), ("promoter", promoter_card)):
+        text = _portable(card(out, record), out, record["data_root"])
+        (out / name / "README.md").write_text(text)
