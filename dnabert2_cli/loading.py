@@ -79,13 +79,18 @@ def read_config(folder):
     path = Path(folder) / "config.json"
     if not path.is_file():
         raise InputError(located(folder, "no config.json in this folder (not a model folder)"))
+    return read_json_object(path)
+
+
+def read_json_object(path, what="JSON file"):
+    """The JSON object in `path`; InputError naming the file when it is unreadable or not an object."""
     try:
-        config = json.loads(path.read_text())
+        data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
-        raise InputError(located(path, f"not a readable JSON file ({e})")) from None
-    if not isinstance(config, dict):
-        raise InputError(located(path, "expected a JSON object"))
-    return config
+        raise InputError(located(path, f"not a readable {what} ({e})")) from None
+    if not isinstance(data, dict):
+        raise InputError(located(path, f"a {what} must hold a JSON object"))
+    return data
 
 
 def weight_names(folder):

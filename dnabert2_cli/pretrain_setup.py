@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import pretrain_checkpoints as ckpt
 from .errors import InputError, located
-from .loading import quiet_transformers_progress
+from .loading import quiet_transformers_progress, read_json_object
 
 PRESET_NAMES = ("dnabert2-117m", "small", "tiny")
 RUN_FILE = "run.json"
@@ -60,12 +60,7 @@ def load_config(model_config, tokenizer):
     path = Path(name)
     if not path.is_file():
         raise InputError(f"--model-config {name}: neither a preset ({', '.join(PRESET_NAMES)}) nor a JSON file")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise InputError(located(path, f"not a readable JSON model config ({e})")) from None
-    if not isinstance(data, dict):
-        raise InputError(located(path, "a model config must be a JSON object"))
+    data = read_json_object(path, "JSON model config")
     data.pop("model_type", None)
     config = DNABert2Config(**data)
     if config.vocab_size != len(tokenizer):
