@@ -14,6 +14,16 @@ TEST_DATA = REPO / "test_data"
 SHARED_DATA = Path(os.environ.get("DNABERT2_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
+# the human hg38 chr2:1-2,333,275 slice and its BED files, under the shared data folder
+CHR2 = ("genomes", "human_hg38_chr2_1-2333275")
+COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A", "N": "N"}
+
+
+def revcomp(seq):
+    """Plain reference reverse complement of an upper-case A/C/G/T/N sequence (tests compare the package to it)."""
+    return "".join(COMPLEMENT[c] for c in reversed(seq))
+
+
 def shared_path(*parts):
     """Path to a file under the shared data folder, skipping the calling test when it is absent."""
     path = SHARED_DATA.joinpath(*parts)

@@ -14,14 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, shared_path
+from conftest import CHR2, REPO, revcomp, shared_path
 
-CHR2 = ("genomes", "human_hg38_chr2_1-2333275")
-COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A", "N": "N"}
-
-
-def revcomp(seq):
-    return "".join(COMPLEMENT[c] for c in reversed(seq))
 
 
 @pytest.fixture(scope="module")

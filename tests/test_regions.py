@@ -8,12 +8,8 @@ from dnabert2.errors import InputError
 from dnabert2.regions import Reference, RegionSource
 from dnabert2.windows import check_tiling, count_windows, tile
 
-CHR2 = ("genomes", "human_hg38_chr2_1-2333275")
-COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A", "N": "N"}
+from conftest import CHR2, revcomp
 
-
-def revcomp(seq):
-    return "".join(COMPLEMENT[c] for c in reversed(seq))
 
 
 @pytest.fixture(scope="module")
