@@ -7,26 +7,26 @@ from importlib import import_module
 
 __version__ = "0.1.0"
 
-from .errors import InputError  # noqa: E402
+from dnabert2.errors import InputError  # noqa: E402
 
 # public name -> module (relative to this package) that defines it
 _LAZY = {
     "train_vocab": ".vocab",
-    "embed": ".embedding",
-    "predict": ".embedding",
-    "merge": ".h5out",
-    "finetune": ".finetuning",
-    "benchmark_gue": ".gue",
-    "pretrain": ".pretraining",
+    "embed": ".regions.pipeline",
+    "predict": ".regions.pipeline",
+    "merge": ".regions.h5writer",
+    "finetune": ".finetuning.run",
+    "benchmark_gue": ".finetuning.gue",
+    "pretrain": ".pretraining.loop",
     "load_tokenizer": ".tokenizer",
-    "load_model": ".loading",
-    "convert_model": ".loading",
+    "load_model": ".common.models",
+    "convert_model": ".common.models",
 }
 
 __all__ = ["InputError", "__version__", *_LAZY]
 
 # transformers' Auto classes learn model_type "dnabert2" when transformers loads them (no torch import here)
-from .model.auto import install as _install_auto_classes  # noqa: E402
+from dnabert2.model.auto import install as _install_auto_classes  # noqa: E402
 
 _install_auto_classes()
 

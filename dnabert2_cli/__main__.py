@@ -1,3 +1,3 @@
-from .cli import main
+from dnabert2.cli import main
 
 main()

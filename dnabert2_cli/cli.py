@@ -10,8 +10,9 @@ import traceback
 
 import click
 
-from . import __version__, options
-from .errors import InputError
+from dnabert2 import __version__
+from dnabert2.commands import options
+from dnabert2.errors import InputError
 
 # name -> (module in dnabert2.commands, one-line summary shown by `dnabert2 --help`)
 COMMANDS = {

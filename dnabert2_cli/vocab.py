@@ -12,8 +12,8 @@ import random
 import time
 from pathlib import Path
 
-from .atomic import check_new_output, output_dir
-from .errors import InputError, located
+from dnabert2.common.files import check_new_output, output_dir
+from dnabert2.errors import InputError, located
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ HELDOUT_MAX_BASES = 1_000_000  # the held-out sample never holds more than this
 
 def _check_options(genomes, size, max_bases, min_frequency, max_token_length, fragment_length, min_run_length,
                    heldout_fraction):
-    from .tokenizer.bpe import MIN_SIZE
+    from dnabert2.tokenizer.bpe import MIN_SIZE
 
     if isinstance(genomes, (str, Path)):
         genomes = [genomes]
@@ -56,7 +56,7 @@ def _counted_chunks(paths, per_file, progress):
     """FASTA chunks `(path, chunk, first)`, upper-cased, counting records, letters and A/C/G/T per file."""
     from tqdm import tqdm
 
-    from .tokenizer.fasta import read_fasta_chunks
+    from dnabert2.tokenizer.fasta import read_fasta_chunks
 
     with tqdm(total=None, unit="bp", unit_scale=True, desc="reading", disable=not progress, leave=False) as bar:
         for path, _, chunk, first in read_fasta_chunks(paths, with_path=True):
@@ -71,7 +71,7 @@ def _counted_chunks(paths, per_file, progress):
 
 def sample_corpus(paths, max_bases, seed, fragment_length, min_run_length, heldout_fraction, progress=False):
     """Stream the files into (training fragments, held-out fragments, counts); see the module docstring."""
-    from .tokenizer.corpus import BudgetSample, fragments
+    from dnabert2.tokenizer.corpus import BudgetSample, fragments
 
     per_file = {path: collections.Counter() for path in paths}
     rng = random.Random(seed)
@@ -105,7 +105,7 @@ def sample_corpus(paths, max_bases, seed, fragment_length, min_run_length, heldo
 
 
 def _token_stats(tok):
-    from .tokenizer.bpe import MIN_SIZE, SPECIALS
+    from dnabert2.tokenizer.bpe import MIN_SIZE, SPECIALS
 
     lengths = [len(token) for token in tok.get_vocab() if token not in SPECIALS]
     histogram = collections.Counter(lengths)
@@ -132,8 +132,8 @@ def train_vocab(genomes, output, size=DEFAULT_SIZE, *, max_bases=DEFAULT_MAX_BAS
     The folder holds `tokenizer.json`, `tokenizer_config.json`, `special_tokens_map.json` and `vocab_stats.json`;
     the stats are also returned (with `output` and `seconds`). Raises InputError for bad input or options.
     """
-    from .tokenizer.bpe import MergesRanOut, encoded_length, save_tokenizer_folder, train_bpe
-    from .tokenizer.fasta import check_fasta
+    from dnabert2.tokenizer.bpe import MergesRanOut, encoded_length, save_tokenizer_folder, train_bpe
+    from dnabert2.tokenizer.fasta import check_fasta
 
     start = time.perf_counter()
     paths = _check_options(genomes, size, max_bases, min_frequency, max_token_length, fragment_length,

@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from dnabert2.atomic import output_dir, output_file
+from dnabert2.common.files import output_dir, output_file
 from dnabert2.errors import InputError
 
 

@@ -184,7 +184,7 @@ def test_lora_trains_only_adapters_and_saved_model_predicts_alike(tiny_model_dir
 
 def test_lora_adapter_saved_and_reloaded(tiny_model_dir, tmp_path):
     pytest.importorskip("peft")
-    from dnabert2.finetuning import load_finetuned
+    from dnabert2.finetuning.run import load_finetuned
     from dnabert2 import finetune
 
     files = fixture_files("strings", "csv")
@@ -342,7 +342,7 @@ def test_option_errors_exit_2(tiny_model_dir, tmp_path, run_cli):
 
 
 def test_length_buckets_cover_every_example_once():
-    from dnabert2.finetuning import length_batches
+    from dnabert2.finetuning.run import length_batches
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(3, 200, size=1000)
@@ -357,7 +357,7 @@ def test_length_buckets_cover_every_example_once():
 
 
 def test_balanced_class_weights_by_hand():
-    from dnabert2.finetuning import class_weights
+    from dnabert2.finetuning.run import class_weights
 
     weights = class_weights("classification", np.array([0, 0, 0, 1, 2, 2]), "balanced")
     assert weights.tolist() == pytest.approx([6 / (3 * 3), 6 / (3 * 1), 6 / (3 * 2)])
@@ -384,7 +384,7 @@ def test_benchmark_gue_runs_found_folders_and_prints_paper_numbers(tiny_model_di
 
 
 def test_gue_protocol_table_matches_the_paper():
-    from dnabert2.gue import PAPER_DNABERT2, PROTOCOLS
+    from dnabert2.finetuning.gue import PAPER_DNABERT2, PROTOCOLS
 
     assert len(PAPER_DNABERT2) == 28 and set(PAPER_DNABERT2) <= set(PROTOCOLS)
     assert PROTOCOLS["prom/prom_core_tata"].max_length == 20 and PROTOCOLS["prom/prom_core_tata"].epochs == 10

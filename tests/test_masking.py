@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from dnabert2.masking import IGNORE_INDEX, MaskingConfig, mask_tokens
+from dnabert2.pretraining.masking import IGNORE_INDEX, MaskingConfig, mask_tokens
 
 SPECIALS = (0, 1, 2, 3, 4)  # [UNK] [CLS] [SEP] [PAD] [MASK], as in the released tokenizer
 VOCAB = 4096

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from dnabert2.metrics import (classification_metrics, confusion_matrix, compute_metrics, is_better,
+from dnabert2.finetuning.metrics import (classification_metrics, confusion_matrix, compute_metrics, is_better,
                               multilabel_metrics, ranks, regression_metrics)
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from dnabert2.masking import MaskingConfig
-from dnabert2.pretrain_data import (FastaSource, MicroBatches, WindowSampler, micro_batch_loader, read_genome,
+from dnabert2.pretraining.masking import MaskingConfig
+from dnabert2.pretraining.data import (FastaSource, MicroBatches, WindowSampler, micro_batch_loader, read_genome,
                                     read_genomes)
 
 ECOLI = ("genomes", "ecoli_k12_mg1655", "GCF_000005845.2_ASM584v2_genomic.fna.gz")
@@ -232,7 +232,7 @@ def test_sigkill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, sha
     assert leftovers and complete
 
     import dnabert2
-    from dnabert2.pretrain_checkpoints import latest_checkpoint, load_trainer_state
+    from dnabert2.pretraining.checkpoints import latest_checkpoint, load_trainer_state
 
     step, folder = latest_checkpoint(out)
     assert folder.name == complete[-1]
@@ -265,7 +265,7 @@ def test_sigterm_checkpoints_and_stops_cleanly(tmp_path, shared, reference_token
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err[-2000:]
     assert "stopped (resume with --resume)" in err
-    from dnabert2.pretrain_checkpoints import latest_checkpoint
+    from dnabert2.pretraining.checkpoints import latest_checkpoint
 
     step, folder = latest_checkpoint(out)
     assert step >= 1 and _log(out)[-1]["step"] == step
@@ -311,7 +311,7 @@ def test_prepared_corpus_holds_the_same_windows_and_trains(tmp_path, gapped_geno
     assert rows.shape == (40, 64) and rows.dtype == np.uint16
     # row i is sample i of the on-the-fly stream with the same seed
     genomes = read_genomes([path], eval_fraction=0.01)
-    from dnabert2.pretrain_data import measure_window_bp
+    from dnabert2.pretraining.data import measure_window_bp
 
     source = FastaSource(WindowSampler(genomes, measure_window_bp(tok, genomes, 64)), tok, 64, seed=7)
     for i, expected in enumerate(source.rows(range(40))):
@@ -319,7 +319,7 @@ def test_prepared_corpus_holds_the_same_windows_and_trains(tmp_path, gapped_geno
         assert np.array_equal(got, expected)
     assert meta["eval"]["rows"] >= 1
     # training reads every row once per pass, in a different order each pass (blocks of 16 rows, the last partial)
-    from dnabert2.pretrain_data import CorpusSource
+    from dnabert2.pretraining.data import CorpusSource
 
     reader = CorpusSource(corpus, seed=1, block=16)
     passes = [[reader.row_of(i) for i in range(k * 40, (k + 1) * 40)] for k in range(3)]

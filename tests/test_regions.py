@@ -5,8 +5,8 @@ import shutil
 import pytest
 
 from dnabert2.errors import InputError
-from dnabert2.regions import Reference, RegionSource
-from dnabert2.windows import check_tiling, count_windows, tile
+from dnabert2.regions.source import Reference, RegionSource
+from dnabert2.regions.windows import check_tiling, count_windows, tile
 
 from conftest import CHR2, revcomp
 
@@ -143,7 +143,7 @@ def test_unindexed_reference_in_read_only_folder(tmp_path, chr2_ref, monkeypatch
     folder.mkdir()
     shutil.copy(chr2_ref, folder / "g.fa.gz")  # bgzipped, no .fai/.gzi beside it
     real_access = os.access
-    monkeypatch.setattr("dnabert2.regions.os.access",  # root may write anywhere: say what a user would see
+    monkeypatch.setattr("dnabert2.regions.source.os.access",  # root may write anywhere: say what a user would see
                         lambda p, mode: False if mode == os.W_OK else real_access(p, mode))
     with pytest.raises(InputError, match=r"has no index \(g.fa.gz.fai, g.fa.gz.gzi\) and its folder .* is read-only"):
         Reference(folder / "g.fa.gz")
@@ -191,8 +191,8 @@ def test_tiling_options_are_checked():
 
 
 def test_blocks_keep_input_order_and_grow_to_the_lookahead():
-    from dnabert2.regions import Region
-    from dnabert2.windows import blocks
+    from dnabert2.regions.source import Region
+    from dnabert2.regions.windows import blocks
 
     regions = [(row, Region("c", 0, length, f"r{row}")) for row, length in enumerate([50, 7, 300, 1, 99] * 20)]
     got = list(blocks(regions, window=10, stride=10, passes=2, lookahead=40, first=4))

@@ -9,8 +9,8 @@ import torch
 
 from dnabert2.errors import InputError
 from dnabert2.shipped import NAMES, model_path
-from dnabert2.shipped.evaluate import auroc, read_intervals
-from dnabert2.shipped.promoter_data import LABEL_NAMES, split_of
+from scripts.shipped.evaluate import auroc, read_intervals
+from scripts.shipped.promoter_data import LABEL_NAMES, split_of
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "test_data" / "promoters_example.fa"
@@ -126,7 +126,7 @@ def test_model_cards_name_their_commands_and_numbers():
     assert "dnabert2 pretrain --genome" in pretrained and "dnabert2 convert" in pretrained
     assert "dnabert2 finetune --model" in promoter and "dnabert2 predict --bed" in promoter
     for card in (pretrained, promoter):
-        assert "python -m dnabert2.shipped.rebuild" in card and "wall time" in card.lower()
+        assert "python scripts/shipped/rebuild.py" in card and "wall time" in card.lower()
     assert "AUROC" in promoter and "## Test metrics" in promoter
 
 
@@ -150,7 +150,7 @@ def test_auroc_counts_pairs():
 
 
 def test_promoter_tables_pool_deduplicate_and_split_without_leaks(tmp_path):
-    from dnabert2.shipped.promoter_data import build_tables
+    from scripts.shipped.promoter_data import build_tables
 
     rng = np.random.default_rng(1)
     complement = str.maketrans("ACGT", "TGCA")

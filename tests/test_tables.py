@@ -6,7 +6,7 @@ import pytest
 
 from conftest import TEST_DATA
 from dnabert2.errors import InputError
-from dnabert2.tables import find_split_files, load_tables, read_table, subsample
+from dnabert2.finetuning.tables import find_split_files, load_tables, read_table, subsample
 
 SEQ = "ACGTACGTACGTAC"
 

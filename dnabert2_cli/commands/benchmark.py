@@ -1,8 +1,8 @@
 """`dnabert2 benchmark gue`: parse options, call `dnabert2.benchmark_gue`, print the result table."""
 import click
 
-from .. import options
-from .finetune import lora_options, run_size_options
+from dnabert2.commands import options
+from dnabert2.commands.finetune import lora_options, run_size_options
 
 
 @click.group("benchmark")
@@ -45,7 +45,7 @@ def gue(data, model, output, tasks, max_steps, keep_models, lora, lora_targets, 
       dnabert2 benchmark gue --data GUE --model DNABERT-2-117M -o gue_results --seeds 3
       dnabert2 benchmark gue --data GUE --model my_model -o smoke --tasks 'tf/*' --max-train-rows 256 --max-steps 20
     """
-    from ..gue import benchmark_gue, format_table
+    from dnabert2.finetuning.gue import benchmark_gue, format_table
 
     if lora_targets != "Wqkv" and not lora:
         raise click.UsageError("--lora-targets needs --lora")

@@ -1,7 +1,7 @@
 """`dnabert2 convert`: parse options, call `dnabert2.convert_model`, print a short summary."""
 import click
 
-from .. import options
+from dnabert2.commands import options
 
 
 @click.command("convert")
@@ -30,7 +30,7 @@ def command(source, output, task, precision, force, verbose, quiet):
       dnabert2 convert DNABERT-2-117M/ -o dnabert2-117m
       dnabert2 convert zhihan1996/DNABERT-2-117M -o dnabert2-117m --precision bf16
     """
-    from ..loading import convert_model
+    from dnabert2.common.models import convert_model
 
     summary = convert_model(source, output, task=task, precision=precision, force=force)
     if not quiet:

@@ -5,9 +5,9 @@ Also defines the option groups `embed` and `predict` share (regions in, run cont
 
 import click
 
-from .. import options
-from ..embedding import DEFAULT_BATCH_TOKENS
-from ..windows import DEFAULT_LOOKAHEAD, DEFAULT_WINDOW
+from dnabert2.commands import options
+from dnabert2.regions.pipeline import DEFAULT_BATCH_TOKENS
+from dnabert2.regions.windows import DEFAULT_LOOKAHEAD, DEFAULT_WINDOW
 
 
 def region_input_options(f):
@@ -89,8 +89,8 @@ def command(fasta, bed, ref, clip, window, stride, resize, rc_average, model, ou
       dnabert2 embed --bed promoters.bed --ref hg38.fa.gz --model my_model -o promoters.h5
       dnabert2 embed --fasta reads.fa --model my_model --pooling none --window 1000 -o tokens.h5
     """
-    from ..embedding import embed
-    from ..shipped import DEFAULT_FOR, model_path
+    from dnabert2.regions.pipeline import embed
+    from dnabert2.shipped import DEFAULT_FOR, model_path
 
     model = model or str(model_path(DEFAULT_FOR["embed"]))  # no --model: the shipped one
     summary = embed(model=model, output=output, fasta=fasta, bed=bed, ref=ref, clip=clip, window=window,

@@ -1,7 +1,7 @@
 """`dnabert2 finetune`: parse options, call `dnabert2.finetune`, print the test (or dev) metrics."""
 import click
 
-from .. import options
+from dnabert2.commands import options
 
 
 def lora_options(f):
@@ -86,7 +86,7 @@ def command(model, data, train, dev, test, output, task, epochs, max_steps, lr, 
       dnabert2 finetune --data GUE/prom/prom_core_tata --model DNABERT-2-117M -o tata_model --max-length 20
       dnabert2 finetune --train train.tsv --dev dev.tsv --test test.tsv --model my_model -o out --lora --seeds 3
     """
-    from ..finetuning import finetune
+    from dnabert2.finetuning.run import finetune
 
     summary = finetune(output, model=model, train=train, dev=dev, test=test, data=data, task=task,
                        epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps,

@@ -1,7 +1,7 @@
 """`dnabert2 merge`: parse options, call `dnabert2.merge`, print a summary."""
 import click
 
-from .. import options
+from dnabert2.commands import options
 
 
 @click.command("merge")
@@ -20,7 +20,7 @@ def command(shards, output, force, verbose, quiet):
     Example:
       dnabert2 merge out.shard-0-of-2.h5 out.shard-1-of-2.h5 -o out.h5
     """
-    from ..h5out import merge
+    from dnabert2.regions.h5writer import merge
 
     summary = merge(shards, output, force=force)
     if not quiet:

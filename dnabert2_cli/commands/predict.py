@@ -2,8 +2,8 @@
 
 import click
 
-from .. import options
-from .embed import print_summary, region_input_options, run_options
+from dnabert2.commands import options
+from dnabert2.commands.embed import print_summary, region_input_options, run_options
 
 
 @click.command("predict")
@@ -27,8 +27,8 @@ def command(fasta, bed, ref, clip, window, stride, resize, rc_average, model, ou
     Example:
       dnabert2 predict --bed promoters.bed --ref hg38.fa.gz --model finetuned/ -o calls.h5 --tsv calls.bed
     """
-    from ..embedding import predict
-    from ..shipped import DEFAULT_FOR, model_path
+    from dnabert2.regions.pipeline import predict
+    from dnabert2.shipped import DEFAULT_FOR, model_path
 
     model = model or str(model_path(DEFAULT_FOR["predict"]))  # no --model: the shipped one
     summary = predict(model=model, output=output, tsv=tsv, fasta=fasta, bed=bed, ref=ref, clip=clip, window=window,

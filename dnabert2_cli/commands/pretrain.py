@@ -1,7 +1,7 @@
 """`dnabert2 pretrain`: masked-LM pretraining from FASTA genomes or a prepared corpus (thin shell)."""
 import click
 
-from .. import options
+from dnabert2.commands import options
 
 
 def _weights(ctx, param, value):
@@ -77,9 +77,9 @@ def command(extra_genomes, genomes, prepare, windows, quiet, verbose, **kwargs):
           --tokenizer my_tokenizer --model-config dnabert2-117m -o big_model --resume
       dnabert2 pretrain --prepare --genome genomes/*.fa.gz --tokenizer my_tokenizer --windows 1000000 -o corpus
     """
-    from ..pretraining import pretrain
-    from ..pretrain_data import prepare_corpus
-    from ..tokenizer import load_tokenizer
+    from dnabert2.pretraining.loop import pretrain
+    from dnabert2.pretraining.data import prepare_corpus
+    from dnabert2.tokenizer import load_tokenizer
 
     all_genomes = [*genomes, *extra_genomes]
     progress = options.show_progress(quiet)

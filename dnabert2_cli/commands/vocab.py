@@ -1,8 +1,8 @@
 """`dnabert2 vocab`: parse options, call `dnabert2.train_vocab`, print a short summary."""
 import click
 
-from .. import options
-from ..vocab import (DEFAULT_FRAGMENT_LENGTH, DEFAULT_HELDOUT_FRACTION, DEFAULT_MAX_BASES, DEFAULT_MIN_RUN_LENGTH,
+from dnabert2.commands import options
+from dnabert2.vocab import (DEFAULT_FRAGMENT_LENGTH, DEFAULT_HELDOUT_FRACTION, DEFAULT_MAX_BASES, DEFAULT_MIN_RUN_LENGTH,
                      DEFAULT_SIZE)
 
 
@@ -42,7 +42,7 @@ def command(genomes, output, size, max_bases, seed, min_frequency, max_token_len
       dnabert2 vocab genome.fa.gz --size 4096 -o my_tokenizer
       dnabert2 vocab genomes/*.fa.gz --max-bases 50000000 --seed 1 -o multi_species
     """
-    from ..vocab import train_vocab
+    from dnabert2.vocab import train_vocab
 
     stats = train_vocab(genomes, output, size, max_bases=max_bases, seed=seed, min_frequency=min_frequency,
                         max_token_length=max_token_length, fragment_length=fragment_length,

@@ -1,10 +1,10 @@
 """The models shipped inside the package: `pretrained/` (a small DNABERT-2 masked-LM) and `promoter/` (a promoter
 classifier fine-tuned from it). `dnabert2 embed` uses the first and `dnabert2 predict` the second when no --model
-is given. `python -m dnabert2.shipped.rebuild OUT_DIR` rebuilds both; each folder's README.md is its model card.
+is given. `python scripts/shipped/rebuild.py OUT_DIR` rebuilds both; each folder's README.md is its model card.
 """
 from pathlib import Path
 
-from ..errors import InputError
+from dnabert2.errors import InputError
 
 NAMES = ("pretrained", "promoter")
 # what each command uses when --model is not given
@@ -18,5 +18,5 @@ def model_path(name):
     folder = Path(__file__).resolve().parent / name
     if not (folder / "model.safetensors").is_file():
         raise InputError(f"{folder}: the shipped {name} model is missing from this installation "
-                         "(rebuild it with `python -m dnabert2.shipped.rebuild OUT_DIR`)")
+                         "(rebuild it with `python scripts/shipped/rebuild.py OUT_DIR`)")
     return folder

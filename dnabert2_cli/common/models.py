@@ -7,7 +7,7 @@ import contextlib
 import json
 from pathlib import Path
 
-from .errors import InputError, located
+from dnabert2.errors import InputError, located
 
 TASKS = ("auto", "base", "masked-lm", "classification")
 _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
@@ -26,9 +26,9 @@ def load_model(path, task="auto", device=None, dtype=None):
     """
     import torch
 
-    from .devices import resolve_device, resolve_dtype
-    from .model import DNABert2ForMaskedLM, DNABert2ForSequenceClassification, DNABert2Model
-    from .tokenizer import load_tokenizer
+    from dnabert2.common.runtime import resolve_device, resolve_dtype
+    from dnabert2.model import DNABert2ForMaskedLM, DNABert2ForSequenceClassification, DNABert2Model
+    from dnabert2.tokenizer import load_tokenizer
 
     if task not in TASKS:
         raise InputError(f"task {task!r}: expected one of {', '.join(TASKS)}")
@@ -105,7 +105,7 @@ def weight_names(folder):
     if index.is_file():
         return list(json.loads(index.read_text()).get("weight_map", {}))
     if pickle.is_file():
-        from .model.checkpoint import read_release_state_dict
+        from dnabert2.model.checkpoint import read_release_state_dict
 
         return list(read_release_state_dict(pickle, mmap=True))
     raise InputError(located(folder, f"no model weights here (expected one of {', '.join(_WEIGHT_FILES)})"))
@@ -144,7 +144,7 @@ def convert_model(source, output, task="auto", precision="fp32", force=False):
 
     import torch
 
-    from .atomic import check_new_output, output_dir
+    from dnabert2.common.files import check_new_output, output_dir
 
     if precision not in PRECISIONS:
         raise InputError(f"--precision {precision!r}: expected one of {', '.join(PRECISIONS)}")

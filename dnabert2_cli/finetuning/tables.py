@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, located
+from dnabert2.errors import InputError, located
 
 log = logging.getLogger(__name__)
 

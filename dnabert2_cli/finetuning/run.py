@@ -29,11 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .atomic import check_new_output, output_dir
-from .errors import InputError
-from .metrics import compute_metrics, is_better, metric_names
-from .tables import load_tables, subsample
+from dnabert2 import __version__
+from dnabert2.common.files import check_new_output, output_dir
+from dnabert2.errors import InputError
+from dnabert2.finetuning.metrics import compute_metrics, is_better, metric_names
+from dnabert2.finetuning.tables import load_tables, subsample
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def evaluate(model, encoded, task, num_labels, batch_size, pad_id, device, dtype
     """Unweighted loss, metrics and (scores, predictions) in the split's row order."""
     import torch
 
-    from .devices import autocast
+    from dnabert2.common.runtime import autocast
 
     loss_of = loss_function(task)
     logits = np.zeros((len(encoded.lengths), model.config.num_labels), dtype=np.float32)
@@ -216,8 +216,8 @@ def build_classifier(model_path, data, seed, device):
     """The encoder from `model_path` under a fresh head for this task (head initialised from `seed`)."""
     import copy
 
-    from .loading import load_model
-    from .model import DNABert2ForSequenceClassification
+    from dnabert2.common.models import load_model
+    from dnabert2.model import DNABert2ForSequenceClassification
 
     import torch
 
@@ -306,9 +306,9 @@ def train_one(model, tokenizer, encoded, data, *, seed, total_steps, eval_every,
     steps_run, seconds, training sequences per second not counting the dev evaluations)."""
     import torch
 
-    from .devices import autocast
-    from .options import show_progress
-    from .training import linear_schedule, make_optimizer
+    from dnabert2.common.runtime import autocast
+    from dnabert2.commands.options import show_progress
+    from dnabert2.common.optim import linear_schedule, make_optimizer
 
     num_labels = len(data.label_names)
     pad_id = tokenizer.pad_token_id
@@ -545,7 +545,7 @@ def finetune(output, *, model, train=None, dev=None, test=None, data=None, task=
     eval_every, select_metric, patience, class_weights_mode, max_length, lora, lora_targets, lora_r, lora_alpha,
     lora_dropout, save_adapter, seeds, seed, max_train_rows, max_eval_rows, save_model.
     Returns the metrics summary (the content of metrics.json) as a dict."""
-    from .devices import resolve_device, resolve_dtype
+    from dnabert2.common.runtime import resolve_device, resolve_dtype
 
     output = Path(output)
     check_new_output(output, force)
@@ -732,15 +732,15 @@ def _point_adapter_at(adapter, base_model):
 def load_finetuned(path, device=None):
     """(model, tokenizer) from a fine-tuning output: a merged model folder, or one holding adapter/."""
     path = Path(path)
-    from .loading import load_model
+    from dnabert2.common.models import load_model
 
     if not (path / "adapter").is_dir():
         with _transformers_quiet():
             return load_model(path, task="classification", device=device, dtype="fp32")
     from peft import PeftModel
 
-    from .model import DNABert2Config, DNABert2ForSequenceClassification
-    from .tokenizer import load_tokenizer
+    from dnabert2.model import DNABert2Config, DNABert2ForSequenceClassification
+    from dnabert2.tokenizer import load_tokenizer
 
     adapter = path / "adapter"
     base_model = json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"]

@@ -26,11 +26,11 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-from . import pretrain_checkpoints as ckpt
-from .errors import InputError
-from .loading import quiet_transformers_progress
-from .pretrain_log import LOG_FILE, plot_loss_curve, truncate_log
-from .pretrain_setup import (RUN_FILE, build_model, check_options, check_output,
+from dnabert2.pretraining import checkpoints as ckpt
+from dnabert2.errors import InputError
+from dnabert2.common.models import quiet_transformers_progress
+from dnabert2.pretraining.log import LOG_FILE, plot_loss_curve, truncate_log
+from dnabert2.pretraining.setup import (RUN_FILE, build_model, check_options, check_output,
                              load_tokenizer_for, run_fingerprint)
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ class _StopOnSigterm:
 def _evaluate(objective, batches, device, dtype):
     import torch
 
-    from .devices import autocast
+    from dnabert2.common.runtime import autocast
 
     was_training = objective.training
     objective.eval()
@@ -184,9 +184,9 @@ def pretrain(genomes=(), output=None, *, tokenizer=None, corpus=None, model_conf
     if threads:
         torch.set_num_threads(threads)
 
-    from .devices import resolve_device, resolve_dtype
-    from .masking import MaskingConfig
-    from .pretrain_data import (CorpusSource, FastaSource, WindowSampler, corpus_eval_rows, encode_windows,
+    from dnabert2.common.runtime import resolve_device, resolve_dtype
+    from dnabert2.pretraining.masking import MaskingConfig
+    from dnabert2.pretraining.data import (CorpusSource, FastaSource, WindowSampler, corpus_eval_rows, encode_windows,
                                 eval_batches, heldout_windows, measure_window_bp, read_corpus_meta, read_genomes,
                                 tokenizers_parallelism_off)
 
@@ -239,9 +239,9 @@ def _train(o, rank, world, out, dev, dtype, tok, model, masking, fingerprint, re
     """The training loop of `pretrain` (options checked, data and model ready)."""
     import torch
 
-    from .devices import autocast
-    from .pretrain_data import MicroBatches, micro_batch_loader
-    from .training import linear_schedule, make_optimizer
+    from dnabert2.common.runtime import autocast
+    from dnabert2.pretraining.data import MicroBatches, micro_batch_loader
+    from dnabert2.common.optim import linear_schedule, make_optimizer
 
     distributed = world > 1
     if distributed:
@@ -261,7 +261,7 @@ def _train(o, rank, world, out, dev, dtype, tok, model, masking, fingerprint, re
         dist.barrier()
 
     if resume_from is not None:
-        from .model import DNABert2ForMaskedLM
+        from dnabert2.model import DNABert2ForMaskedLM
 
         step_dir = resume_from[1]
         with quiet_transformers_progress():

@@ -7,14 +7,19 @@ Scores are the promoter probability (class "promoter") from `dnabert2 predict`, 
 window centred on each interval (--resize 300, the training length) and once over each whole interval in 300 bp
 windows (token-weighted mean of the windows).
 
-    python -m dnabert2.shipped.evaluate MODEL_DIR OUT_DIR [--data-root ../shared/data]
+    python scripts/shipped/evaluate.py MODEL_DIR OUT_DIR [--data-root ../shared/data]
 """
+if __package__ in (None, ""):  # run as a file: make the repository root importable
+    import sys as _sys
+    from pathlib import Path as _Path
+    _sys.path.insert(0, str(_Path(__file__).resolve().parents[2]))
+
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-from ..errors import InputError, located
+from dnabert2.errors import InputError, located
 
 SLICE = ("genomes", "human_hg38_chr2_1-2333275")
 BED = "genomic_benchmarks_regions_chr2_1-2333275.bed"
@@ -107,7 +112,7 @@ def evaluate(model, output, data_root):
 def main(argv=None):
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m dnabert2.shipped.evaluate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python scripts/shipped/evaluate.py", description=__doc__.split("\n")[0])
     parser.add_argument("model", help="classifier model folder")
     parser.add_argument("output", help="folder for the predictions and evaluation.json")
     parser.add_argument("--data-root", default=None, help="shared data folder (default: $DNABERT2_SHARED_DATA "

@@ -17,7 +17,7 @@ import hashlib
 import random
 from pathlib import Path
 
-from ..errors import InputError, located
+from dnabert2.errors import InputError, located
 
 # class names written to the tables (GUE label 0 / 1); finetune sorts them, so ids stay 0 / 1
 LABEL_NAMES = ("background", "promoter")
@@ -42,7 +42,7 @@ SPLITS = ("train", "dev", "test")
 def split_of(sequence):
     """"test" for a tenth of canonical sequences, "dev" for another tenth, else "train" (by SHA-1 of the
     canonical form: the sequence or its reverse complement, whichever sorts first)."""
-    from ..tokenizer.dna import reverse_complement
+    from dnabert2.tokenizer.dna import reverse_complement
 
     canonical = min(sequence, reverse_complement(sequence))
     bucket = int(hashlib.sha1(canonical.encode()).hexdigest()[:8], 16) % 10
@@ -69,7 +69,7 @@ def gue_rows(data_root):
 
 def background_rows(data_root, per_genome, seed):
     """(sequence, 0, source) genomic background windows (see the module docstring)."""
-    from ..tokenizer.fasta import read_fasta
+    from dnabert2.tokenizer.fasta import read_fasta
 
     root = Path(data_root)
     rows = []

@@ -6,9 +6,9 @@ the output folder: a fresh start, a resume of the same run (its `run.json` must 
 import json
 from pathlib import Path
 
-from . import pretrain_checkpoints as ckpt
-from .errors import InputError, located
-from .loading import quiet_transformers_progress, read_json_object
+from dnabert2.pretraining import checkpoints as ckpt
+from dnabert2.errors import InputError, located
+from dnabert2.common.models import quiet_transformers_progress, read_json_object
 
 PRESET_NAMES = ("dnabert2-117m", "small", "tiny")
 RUN_FILE = "run.json"
@@ -42,7 +42,7 @@ def check_options(o):
     if o["init"] is not None and o["model_config"] is not None:
         raise InputError("give either --model-config (a new model) or --init (continue from a model), not both")
     try:
-        from .masking import MaskingConfig
+        from dnabert2.pretraining.masking import MaskingConfig
         MaskingConfig(mask_token_id=4, special_ids=(0, 1, 2, 3, 4), vocab_size=8,
                       mlm_probability=o["mlm_probability"], mask_fraction=o["mask_fraction"],
                       random_fraction=o["random_fraction"])
@@ -52,7 +52,7 @@ def check_options(o):
 
 def load_config(model_config, tokenizer):
     """DNABert2Config from a preset name or a JSON file; presets take the tokenizer's vocabulary size."""
-    from .model import DNABert2Config
+    from dnabert2.model import DNABert2Config
 
     name = model_config or "dnabert2-117m"
     if name in PRESET_NAMES:
@@ -72,8 +72,8 @@ def load_config(model_config, tokenizer):
 
 
 def load_tokenizer_for(o):
-    from .pretrain_data import read_corpus_meta, vocab_fingerprint
-    from .tokenizer import load_tokenizer
+    from dnabert2.pretraining.data import read_corpus_meta, vocab_fingerprint
+    from dnabert2.tokenizer import load_tokenizer
 
     source = o["tokenizer"] or o["init"] or o["corpus"]
     if source is None:
@@ -95,10 +95,10 @@ def build_model(o, tokenizer):
     """(model, config): a fresh model from --model-config, or the masked-LM model of --init."""
     import torch
 
-    from .model import DNABert2ForMaskedLM
+    from dnabert2.model import DNABert2ForMaskedLM
 
     if o["init"] is not None:
-        from .loading import load_model
+        from dnabert2.common.models import load_model
 
         with quiet_transformers_progress():
             model, _ = load_model(o["init"], task="masked-lm", device="cpu", dtype="fp32")
@@ -113,7 +113,7 @@ def build_model(o, tokenizer):
 
 def run_fingerprint(o, config, tokenizer, world):
     """The settings that must be the same for --resume to continue a run exactly."""
-    from .pretrain_data import vocab_fingerprint
+    from dnabert2.pretraining.data import vocab_fingerprint
 
     keep = ("seed", "max_tokens", "mlm_probability", "mask_fraction", "random_fraction", "eval_fraction")
     cfg = {k: v for k, v in config.to_dict().items() if k not in ("transformers_version", "architectures",
@@ -132,7 +132,7 @@ def check_output(out, resume, force, fingerprint):
     """Decide between a fresh start and a resume; refuse folders holding something else. Returns checkpoint."""
     out = Path(out)
     if not out.exists():
-        from .atomic import check_new_output
+        from dnabert2.common.files import check_new_output
         check_new_output(out, force)
         return None
     if not out.is_dir():

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError, located
+from dnabert2.errors import InputError, located
 
 log = logging.getLogger(__name__)
 

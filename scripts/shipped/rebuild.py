@@ -1,17 +1,22 @@
 """Rebuild the shipped models from scratch with the real CLI, and write their model cards from what was measured.
 
-    python -m dnabert2.shipped.rebuild OUT_DIR [--data-root ../shared/data] [--install]
+    python scripts/shipped/rebuild.py OUT_DIR [--data-root ../shared/data] [--install]
 
 Steps (each a `dnabert2` command run as a subprocess, timed; a step already recorded in OUT_DIR/steps.json
 whose output is present is kept, so an interrupted rebuild continues where it stopped):
   1. pretrain   a small masked-LM on the shared genomes with the released DNABERT-2 tokenizer
   2. convert    to float16 safetensors -> OUT_DIR/pretrained
-  3. tables     the promoter training tables (see dnabert2.shipped.promoter_data)
+  3. tables     the promoter training tables (see scripts/shipped/promoter_data.py)
   4. finetune   a promoter classifier from OUT_DIR/pretrained
   5. convert    to float16 -> OUT_DIR/promoter
-  6. evaluate   on the chr2 Genomic Benchmarks intervals (dnabert2.shipped.evaluate)
+  6. evaluate   on the chr2 Genomic Benchmarks intervals (scripts/shipped/evaluate.py)
   7. cards      README.md in both folders; --install copies both folders into the package (dnabert2/shipped/).
 """
+if __package__ in (None, ""):  # run as a file: make the repository root importable
+    import sys as _sys
+    from pathlib import Path as _Path
+    _sys.path.insert(0, str(_Path(__file__).resolve().parents[2]))
+
 import json
 import shutil
 import subprocess
@@ -19,8 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-from .evaluate import default_data_root, evaluate
-from .promoter_data import OTHER_GENOMES, build_tables
+from scripts.shipped.evaluate import default_data_root, evaluate
+from scripts.shipped.promoter_data import OTHER_GENOMES, build_tables
 
 # the architecture: between the `tiny` and `small` presets (sized for ~20 min of pretraining on 2 CPU cores)
 MODEL_CONFIG = {"hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 512,
@@ -88,7 +93,7 @@ def rebuild(out, data_root, pretrain_steps=2000, background_per_genome=400, inst
         "--precision", "fp16", "--force", "-q"], out / "promoter" / "model.safetensors",
         inputs=_digest(out / "finetune_run"))
     record["evaluation"] = evaluate(out / "promoter", out / "evaluation", data_root)
-    from .cards import write_cards
+    from scripts.shipped.cards import write_cards
 
     write_cards(out, record)
     (out / "record.json").write_text(json.dumps(record, indent=1) + "\n")
@@ -104,7 +109,7 @@ def rebuild(out, data_root, pretrain_steps=2000, background_per_genome=400, inst
 def main(argv=None):
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m dnabert2.shipped.rebuild",
+    parser = argparse.ArgumentParser(prog="python scripts/shipped/rebuild.py",
                                      description="Rebuild the shipped pretrained and promoter models.")
     parser.add_argument("out_dir", help="work folder; OUT_DIR/pretrained and OUT_DIR/promoter are the results")
     parser.add_argument("--data-root", default=None,

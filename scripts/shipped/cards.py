@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from .rebuild import FINETUNE_OPTIONS
+from scripts.shipped.rebuild import FINETUNE_OPTIONS
 
 
 def _parameters(folder):
@@ -39,7 +39,7 @@ def _architecture(config):
             f"vocabulary {config['vocab_size']} (the released DNABERT-2 BPE tokenizer), ALiBi positions")
 
 
-REBUILD = "python -m dnabert2.shipped.rebuild OUT_DIR --data-root ../shared/data --install"
+REBUILD = "python scripts/shipped/rebuild.py OUT_DIR --data-root ../shared/data --install"
 PATHS_NOTE = "OUT_DIR stands for the rebuild's output folder and DATA for the shared data folder (`--data-root`)."
 
 LIMITS_COMMON = """- Trained for minutes on 2 shared CPU cores: a demonstration-size model, far weaker than DNABERT-2-117M.
@@ -154,7 +154,7 @@ D. melanogaster genomes. Nothing comes from the chr2 slice used for evaluation b
 
 ## Commands (run by `{REBUILD}`)
 {PATHS_NOTE}
-The tables are written by `dnabert2.shipped.promoter_data.build_tables`, then:
+The tables are written by `build_tables` in scripts/shipped/promoter_data.py, then:
 ```
 {record['finetune']['command']}
 {record['convert_promoter']['command']}
@@ -173,7 +173,7 @@ class `promoter` of human_ensembl_regulatory and `positive` of human_nontata_pro
 background is every other interval that overlaps no promoter ({evaluation['background']}: enhancers, open
 chromatin, their negatives, random human and intergenic windows; {evaluation['left_out_overlapping_promoters']}
 overlapping intervals left out). "random" is the subset of background from negative/random classes only
-({evaluation['random_background']}). Computed by `python -m dnabert2.shipped.evaluate` with:
+({evaluation['random_background']}). Computed by `python scripts/shipped/evaluate.py` with:
 ```
 {commands}
 ```

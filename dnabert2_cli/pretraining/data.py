@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, located
-from .masking import mask_tokens
+from dnabert2.errors import InputError, located
+from dnabert2.pretraining.masking import mask_tokens
 
 MIN_PIECE = 50          # bp; shorter A/C/G/T pieces between Ns are dropped
 WINDOW_MARGIN = 1.2     # window_bp = margin * bases needed for max_tokens tokens at the genome's nt/token
@@ -51,7 +51,7 @@ class Genome:
 
 def read_genome(path, eval_fraction=0.0, min_piece=MIN_PIECE):
     """Read one FASTA file; the last `eval_fraction` of its usable bases are held out."""
-    from .tokenizer import acgt_runs, read_fasta
+    from dnabert2.tokenizer import acgt_runs, read_fasta
 
     pieces = []
     for _, seq in read_fasta([path]):
@@ -119,7 +119,7 @@ class WindowSampler:
 
     def window(self, rng):
         """One window (str, upper-case A/C/G/T) drawn with `rng`; always consumes the same draws."""
-        from .tokenizer import reverse_complement
+        from dnabert2.tokenizer import reverse_complement
 
         f = int(rng.choice(len(self.genomes), p=self.probs))
         cum = self.cum_starts[f]
@@ -360,7 +360,7 @@ def prepare_corpus(genomes, tokenizer, out, *, windows, max_tokens=128, seed=42,
 
     Returns the corpus metadata (also written as `out/corpus.json`).
     """
-    from .atomic import output_dir
+    from dnabert2.common.files import output_dir
 
     if windows < 1:
         raise InputError(f"--windows: must be at least 1 (got {windows})")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .errors import InputError
+from dnabert2 import __version__
+from dnabert2.errors import InputError
 
 STRING = "str"  # column dtype marker for variable-length UTF-8 strings
 CHUNK_BYTES = 1 << 18  # about 256 KiB per chunk before compression
@@ -259,7 +259,7 @@ def _read_complete(path):
 
 def merge(inputs, output, force=False, block_rows=65536):
     """Join the shard files of one run (`--shard K/N`, K = 0..N-1) into `output`, rows in input order."""
-    from .atomic import check_new_output, output_file
+    from dnabert2.common.files import check_new_output, output_file
 
     if not inputs:
         raise InputError("merge: give the shard files to join")

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .errors import InputError
+from dnabert2.errors import InputError
 
 
 def check_new_output(path, force=False, what="output folder"):

@@ -13,7 +13,7 @@ import re
 import shutil
 from pathlib import Path
 
-from .loading import quiet_transformers_progress
+from dnabert2.common.models import quiet_transformers_progress
 
 CHECKPOINTS = "checkpoints"
 _NAME = re.compile(r"^step-(\d{8})$")

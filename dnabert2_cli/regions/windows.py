@@ -10,7 +10,7 @@ already done, so a resumed run batches exactly as an uninterrupted one did.
 """
 from dataclasses import dataclass
 
-from .errors import InputError
+from dnabert2.errors import InputError
 
 DEFAULT_WINDOW = 2000  # bp; about 400 tokens of the DNABERT-2 tokenizer on human DNA (README: dnabert2 embed)
 DEFAULT_LOOKAHEAD = 1024  # windows sorted by length together

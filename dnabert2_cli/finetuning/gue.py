@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atomic import check_new_output, output_dir
-from .errors import InputError
+from dnabert2.common.files import check_new_output, output_dir
+from dnabert2.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def benchmark_gue(data, model, output, *, tasks=None, seeds=1, seed=42, max_trai
     the run for smoke tests; `lora` is None or {'targets', 'r', 'alpha', 'dropout'}. Returns the result rows."""
     import fnmatch
 
-    from .finetuning import finetune
+    from dnabert2.finetuning.run import finetune
 
     output = check_new_output(output, force)
     folders = find_datasets(data)

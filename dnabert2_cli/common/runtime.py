@@ -1,7 +1,7 @@
 """Turning the user's --device and --precision into torch objects, checked before any data is read."""
 import contextlib
 
-from .errors import InputError
+from dnabert2.errors import InputError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import h5out
-from .errors import InputError
-from .regions import RegionSource
-from .windows import DEFAULT_LOOKAHEAD, DEFAULT_WINDOW, blocks, check_tiling
+from dnabert2.regions import h5writer as h5out
+from dnabert2.errors import InputError
+from dnabert2.regions.source import RegionSource
+from dnabert2.regions.windows import DEFAULT_LOOKAHEAD, DEFAULT_WINDOW, blocks, check_tiling
 
 log = logging.getLogger(__name__)
 
@@ -516,7 +516,7 @@ def _progress(show, total, initial):
 
 
 def _device_and_dtype(device, precision):
-    from .devices import resolve_device, resolve_dtype
+    from dnabert2.common.runtime import resolve_device, resolve_dtype
 
     if (device or "auto") == "auto" and "LOCAL_RANK" in os.environ:
         import torch
@@ -675,7 +675,7 @@ def predict(regions=None, *, model=None, output=None, tsv=None, fasta=None, bed=
     Writes /probabilities, /labels (attribute label_names) or /values to `output`, and with `tsv` a table
     (a BED6+ file when `tsv` ends in .bed) beside it; without `output`, returns those arrays in a dict.
     """
-    from .atomic import check_new_output
+    from dnabert2.common.files import check_new_output
 
     if tsv is not None:
         if output is None:
@@ -695,7 +695,7 @@ def write_table(h5_path, path, force=False, chunk=65536):
     """A TSV (or BED6+ when `path` ends in .bed) of a finished predict file, written atomically."""
     import h5py
 
-    from .atomic import output_file
+    from dnabert2.common.files import output_file
 
     bed = str(path).lower().endswith(".bed")
     with h5py.File(h5_path, "r") as f, output_file(path, force) as tmp, open(tmp, "w") as out:
