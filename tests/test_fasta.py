@@ -123,3 +123,48 @@ def test_every_file_is_checked_before_any_is_read(tmp_path, plain):
     reader = read_fasta([plain, tmp_path / "missing.fa"])
     with pytest.raises(InputError, match="missing.fa: no such file"):
         next(reader)
+
+
+def _flatfile(tmp_path, records, form, compress=False):
+    """Records written by Biopython as a GenBank or EMBL flat file (gzip-compressed on request)."""
+    import io
+
+    from Bio import SeqIO
+    from Bio.Seq import Seq
+    from Bio.SeqRecord import SeqRecord
+
+    text = io.StringIO()
+    SeqIO.write([SeqRecord(Seq(seq), id=name, name=name.split(".")[0], description="test record",
+                           annotations={"molecule_type": "DNA"}) for name, seq in records], text, form)
+    path = tmp_path / f"genome.{form}{'.gz' if compress else ''}"
+    data = text.getvalue().encode()
+    path.write_bytes(gzip.compress(data) if compress else data)
+    return path
+
+
+@pytest.mark.parametrize("form", ["genbank", "embl"])
+@pytest.mark.parametrize("compress", [False, True])
+def test_genbank_and_embl_files_read_like_fasta(tmp_path, form, compress):
+    records = [("NC_000001.1", "ACGTNNACGTRYKM" * 100), ("NC_000002.3", "GATTACA" * 300)]
+    path = _flatfile(tmp_path, records, form, compress)
+    assert list(read_fasta(path)) == records
+    chunks = list(read_fasta_chunks(path, chunk_size=500))
+    assert max(len(c) for _, c, _ in chunks) <= 500
+    assert [name for name, _, first in chunks if first] == ["NC_000001.1", "NC_000002.3"]
+
+
+def test_flat_file_without_sequence_and_broken_flat_file_name_the_file(tmp_path):
+    from Bio import SeqIO
+    from Bio.Seq import Seq
+    from Bio.SeqRecord import SeqRecord
+
+    annotation_only = tmp_path / "annotation.gb"  # a record that says 20 bp but holds none (as Biopython writes it)
+    SeqIO.write([SeqRecord(Seq(None, length=20), id="NC_1.1", name="NC_1", description="no sequence",
+                           annotations={"molecule_type": "DNA"})], annotation_only, "genbank")
+    with pytest.raises(InputError, match="annotation.gb: genbank record 1 .*holds no sequence"):
+        list(read_fasta(annotation_only))
+    broken = tmp_path / "broken.gb"  # a download cut short inside its features table
+    broken.write_text("LOCUS       NC_1                      20 bp    DNA              UNK 01-JAN-1980\n"
+                      "DEFINITION  cut short.\nFEATURES             Location/Qualifiers\n")
+    with pytest.raises(InputError, match="broken.gb: not a readable genbank file"):
+        list(read_fasta(broken))

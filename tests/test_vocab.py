@@ -208,3 +208,24 @@ def test_runs_shorter_than_the_minimum_are_refused_by_name(run_cli, tmp_path):
     result = run_cli("vocab", path, "-o", tmp_path / "out", "--quiet")
     assert result.exit_code == 2
     assert "short.fa: no run of A/C/G/T at least 20 bp long" in result.output
+
+
+def test_an_ncbi_genbank_file_gives_the_vocabulary_of_its_fasta(run_cli, shared, tmp_path):
+    """NCBI ships genomes as GenBank flat files too: `vocab` reads them through Biopython, to the same tokenizer."""
+    import gzip
+
+    from Bio import SeqIO
+
+    fasta = ecoli(shared)
+    with gzip.open(fasta, "rt") as fh:
+        records = list(SeqIO.parse(fh, "fasta"))
+    for record in records:
+        record.annotations["molecule_type"] = "DNA"
+    gbff = tmp_path / "ecoli.gbff.gz"
+    with gzip.open(gbff, "wt") as fh:
+        SeqIO.write(records, fh, "genbank")
+    for name, path in (("from_fasta", fasta), ("from_genbank", gbff)):
+        result = run_cli("vocab", path, "--size", 300, "--max-bases", 100_000, "-o", tmp_path / name)
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "from_fasta" / "tokenizer.json").read_bytes() == \
+        (tmp_path / "from_genbank" / "tokenizer.json").read_bytes()

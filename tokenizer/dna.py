@@ -8,7 +8,8 @@ import re
 
 from ..errors import InputError
 
-# IUPAC nucleotide codes and their complements (U pairs with A); gap symbols map to themselves.
+IUPAC_DNA = "ACGTNRYSWKMBDHV"  # the IUPAC DNA letters (upper case), allowed in sequences users give
+# IUPAC nucleotide codes (with RNA's U, which pairs with A) and their complements; gap symbols map to themselves.
 _IUPAC = "ACGTURYKMSWBDHVN"
 _IUPAC_COMPLEMENT = "TGCAAYRMKSWVHDBN"
 _GAPS = "-.*"

@@ -4,6 +4,9 @@
 pieces of about `chunk_size` letters, so a record of any size is read in bounded memory. Sequence letters are
 returned as written (soft-masked lower case kept); line breaks and trailing white space are removed. Anything
 that is not FASTA raises `InputError` naming the file, the line and what is wrong.
+
+GenBank and EMBL flat files (as NCBI and ENA ship genomes, e.g. `*.gbff.gz`), told by their first line, are read
+too, through Biopython (`flatfile.py`): their records come out the same way, named by accession.version.
 """
 import gzip
 import os
@@ -12,6 +15,7 @@ import zlib
 from pathlib import Path
 
 from ..errors import InputError, located
+from .flatfile import flatfile_chunks, flatfile_format
 
 _GZIP_MAGIC = b"\x1f\x8b"
 # compressions we do not read, by their first bytes, so the message can say what the file is
@@ -26,7 +30,7 @@ def _as_paths(paths):
     return [Path(p) for p in paths]
 
 
-def _open(path):
+def open_binary(path):
     """Binary stream of the file's content; gzip (and bgzip, a series of gzip members) by magic number."""
     with open(path, "rb") as fh:
         magic = fh.read(2)
@@ -46,7 +50,8 @@ def _is_binary(data):
 
 
 def check_fasta(path):
-    """Fail early (before long work) when `path` is missing, empty, or does not start like a FASTA file."""
+    """Fail early (before long work) when `path` is missing, empty, or does not start like a FASTA (or GenBank or
+    EMBL) file. Returns the format: "fasta", "genbank" or "embl"."""
     path = Path(path)
     if not path.exists():
         raise InputError(located(path, "no such file"))
@@ -61,16 +66,19 @@ def check_fasta(path):
             raise InputError(located(path, f"{kind}-compressed; give plain, gzip or bgzip FASTA "
                                      "(decompress it first)"))
     try:
-        with _open(path) as fh:
+        with open_binary(path) as fh:
             for lineno, line in enumerate(fh, 1):
                 if _is_binary(line[:4096]):
                     raise InputError(located(path, "binary data, not a FASTA file", lineno))
                 if not line.strip():
                     continue
-                if not line.startswith(b">"):
-                    raise InputError(located(path, "not a FASTA file (expected a '>' header line, found "
-                                             f"{_preview(line)})", lineno))
-                return path
+                if line.startswith(b">"):
+                    return "fasta"
+                flat = flatfile_format(line)
+                if flat is not None:
+                    return flat
+                raise InputError(located(path, "not a FASTA file (expected a '>' header line, found "
+                                         f"{_preview(line)})", lineno))
     except (OSError, EOFError, zlib.error) as e:
         raise InputError(located(path, f"cannot read ({_gzip_reason(e)})")) from None
     raise InputError(located(path, "empty file (no FASTA records)"))
@@ -120,7 +128,7 @@ def _file_chunks(path, chunk_size):
     name = None
     parts, size, first, part_line = [], 0, True, 0
     try:
-        with _open(path) as fh:
+        with open_binary(path) as fh:
             for lineno, line in enumerate(fh, 1):
                 if line.startswith(b">"):
                     if name is not None and (parts or first):
@@ -154,10 +162,10 @@ def read_fasta_chunks(paths, chunk_size=1 << 20, with_path=False):
     prepended: `(path, name, chunk, first)`. Every file is checked (exists, not empty, FASTA) before it is read.
     """
     paths = _as_paths(paths)
-    for path in paths:
-        check_fasta(path)
-    for path in paths:
-        for name, chunk, first in _file_chunks(path, chunk_size):
+    formats = [check_fasta(path) for path in paths]
+    for path, form in zip(paths, formats):
+        chunks = _file_chunks(path, chunk_size) if form == "fasta" else flatfile_chunks(path, form, chunk_size)
+        for name, chunk, first in chunks:
             yield (path, name, chunk, first) if with_path else (name, chunk, first)
 
 
