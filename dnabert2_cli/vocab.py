@@ -28,6 +28,7 @@ HELDOUT_MAX_BASES = 1_000_000  # the held-out sample never holds more than this
 def _check_options(genomes, size, max_bases, min_frequency, max_token_length, fragment_length, min_run_length,
                    heldout_fraction):
     from dnabert2.tokenizer.bpe import MIN_SIZE
+    from dnabert2.tokenizer.corpus import check_fragmenting
 
     if isinstance(genomes, (str, Path)):
         genomes = [genomes]
@@ -42,11 +43,7 @@ def _check_options(genomes, size, max_bases, min_frequency, max_token_length, fr
         raise InputError(f"--min-frequency {min_frequency}: must not be negative")
     if max_token_length is not None and max_token_length < 1:
         raise InputError(f"--max-token-length {max_token_length}: must be at least 1")
-    if fragment_length < 1:
-        raise InputError(f"--fragment-length {fragment_length}: must be at least 1")
-    if not 1 <= min_run_length <= fragment_length:
-        raise InputError(f"--min-run-length {min_run_length}: must be between 1 and --fragment-length "
-                         f"({fragment_length})")
+    check_fragmenting(fragment_length, min_run_length)
     if not 0 <= heldout_fraction < 1:
         raise InputError(f"--heldout-fraction {heldout_fraction}: must be at least 0 and below 1")
     return paths

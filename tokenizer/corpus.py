@@ -12,7 +12,18 @@ and the sample is the longest run of lowest priorities that fits (a bottom-k sam
 import heapq
 import re
 
+from ..errors import InputError
+
 _RUN = re.compile("[ACGT]+")
+
+
+def check_fragmenting(fragment_length, min_run_length):
+    """InputError unless 1 <= min_run_length <= fragment_length (named as `dnabert2 vocab`'s options)."""
+    if fragment_length < 1:
+        raise InputError(f"--fragment-length {fragment_length}: must be at least 1")
+    if not 1 <= min_run_length <= fragment_length:
+        raise InputError(f"--min-run-length {min_run_length}: must be between 1 and --fragment-length "
+                         f"({fragment_length})")
 
 
 def fragments(chunks, fragment_length=1000, min_run_length=20):
@@ -21,11 +32,7 @@ def fragments(chunks, fragment_length=1000, min_run_length=20):
     `source` is passed through from the chunk each fragment ends in (e.g. the file it came from). Chunks of one
     record are joined seamlessly, so a run crossing a chunk border is cut as if the record were read whole.
     """
-    if fragment_length < 1:
-        raise ValueError(f"fragment_length ({fragment_length}) must be at least 1")
-    if not 1 <= min_run_length <= fragment_length:
-        raise ValueError(f"min_run_length ({min_run_length}) must be between 1 and fragment_length "
-                         f"({fragment_length})")
+    check_fragmenting(fragment_length, min_run_length)
     carry = ""  # the unfinished A/C/G/T run at the end of the last chunk, shorter than fragment_length
     carried_long = False  # that run already gave full fragments (so it is long enough to keep)
     source = None
