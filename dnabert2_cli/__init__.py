@@ -12,9 +12,9 @@ from dnabert2.errors import InputError  # noqa: E402
 # public name -> module (relative to this package) that defines it
 _LAZY = {
     "train_vocab": ".vocab",
-    "embed": ".regions.pipeline",
-    "predict": ".regions.pipeline",
-    "merge": ".regions.h5writer",
+    "embed": ".regions.run",
+    "predict": ".regions.run",
+    "merge": ".regions.merging",
     "finetune": ".finetuning.run",
     "benchmark_gue": ".finetuning.gue",
     "pretrain": ".pretraining.loop",

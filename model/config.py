@@ -18,8 +18,6 @@ PRESETS = {
     "tiny": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128},
 }
 
-ATTN_IMPLEMENTATIONS = ("sdpa", "eager", "flash_attention_2")
-
 
 class DNABert2Config(PretrainedConfig):
     model_type = "dnabert2"

@@ -23,6 +23,7 @@ class DNABert2PreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     _supports_flash_attn = True
     _no_split_modules = ["DNABert2Layer"]
+    _input_embed_layer = "word_embeddings"  # transformers finds embeddings.word_embeddings (heads: through .bert)
 
     def _check_and_adjust_attn_implementation(self, attn_implementation, is_init_check=False,
                                               allow_all_kernels=False):
@@ -58,12 +59,6 @@ class DNABert2Model(DNABert2PreTrainedModel):
         self.encoder = DNABert2Encoder(config)
         self.pooler = DNABert2Pooler(config) if add_pooling_layer else None
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.embeddings.word_embeddings
-
-    def set_input_embeddings(self, value):
-        self.embeddings.word_embeddings = value
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, inputs_embeds=None,
                 output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
@@ -106,12 +101,6 @@ class DNABert2ForMaskedLM(DNABert2PreTrainedModel):
         self.cls = DNABert2OnlyMLMHead(config)
         self.post_init()
 
-    def get_input_embeddings(self):
-        return self.bert.embeddings.word_embeddings
-
-    def set_input_embeddings(self, value):
-        self.bert.embeddings.word_embeddings = value
-
     def get_output_embeddings(self):
         return self.cls.predictions.decoder
 
@@ -146,12 +135,6 @@ class DNABert2ForSequenceClassification(DNABert2PreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    def get_input_embeddings(self):
-        return self.bert.embeddings.word_embeddings
-
-    def set_input_embeddings(self, value):
-        self.bert.embeddings.word_embeddings = value
-
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, inputs_embeds=None, labels=None,
                 output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
         outputs = self.bert(input_ids, attention_mask, token_type_ids, inputs_embeds, output_attentions,
@@ -172,15 +155,24 @@ class DNABert2ForSequenceClassification(DNABert2PreTrainedModel):
                 self.config.problem_type = "single_label_classification"
             else:
                 self.config.problem_type = "multi_label_classification"
-        logits = logits.float()
-        if self.config.problem_type == "regression":
-            if self.num_labels == 1:
-                return nn.functional.mse_loss(logits.squeeze(-1), labels.squeeze(-1).float())
-            return nn.functional.mse_loss(logits, labels.float())
-        if self.config.problem_type == "single_label_classification":
-            return nn.functional.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
-        if self.config.problem_type == "multi_label_classification":
-            return nn.functional.binary_cross_entropy_with_logits(logits, labels.float())
-        raise InputError(f"problem_type {self.config.problem_type!r}: expected regression, "
-                         "single_label_classification or multi_label_classification")
+        return sequence_classification_loss(logits, labels, self.config.problem_type)
+
+
+def sequence_classification_loss(logits, labels, problem_type, weight=None):
+    """The loss of classification logits [B, C] in float32: mean squared error ("regression"), cross-entropy
+    ("single_label_classification", `weight` per class) or binary cross-entropy with logits per label
+    ("multi_label_classification", `weight` is the positive weight per label)."""
+    logits = logits.float()
+    if problem_type == "regression":
+        if logits.shape[-1] == 1:
+            # one value per example: labels [B] or [B, 1] against logits [B]
+            labels = labels.squeeze(-1) if labels.dim() == logits.dim() else labels
+            return nn.functional.mse_loss(logits.squeeze(-1), labels.float())
+        return nn.functional.mse_loss(logits, labels.float())
+    if problem_type == "single_label_classification":
+        return nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), weight=weight)
+    if problem_type == "multi_label_classification":
+        return nn.functional.binary_cross_entropy_with_logits(logits, labels.float(), pos_weight=weight)
+    raise InputError(f"problem_type {problem_type!r}: expected regression, "
+                     "single_label_classification or multi_label_classification")
 

@@ -99,3 +99,12 @@ def test_importing_stays_free_of_torch(module):
     """`import dnabert2` (every command's start) and the tokenizer package load no torch."""
     code = f"import sys, {module}; sys.exit(int('torch' in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_no_installed_module_reads_the_shared_data_folder():
+    """The shipped-model build scripts read ../shared/data; they live in scripts/, outside the wheel."""
+    readers = [str(path.relative_to(REPO)) for room in ("dnabert2_cli", "model", "tokenizer")
+               for path in (REPO / room).rglob("*.py")
+               if "shared/data" in path.read_text() or "DNABERT2_SHARED_DATA" in path.read_text()]
+    assert readers == []
+    assert (REPO / "scripts" / "shipped" / "rebuild.py").is_file()

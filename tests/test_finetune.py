@@ -184,7 +184,7 @@ def test_lora_trains_only_adapters_and_saved_model_predicts_alike(tiny_model_dir
 
 def test_lora_adapter_saved_and_reloaded(tiny_model_dir, tmp_path):
     pytest.importorskip("peft")
-    from dnabert2.finetuning.run import load_finetuned
+    from dnabert2.finetuning import load_finetuned
     from dnabert2 import finetune
 
     files = fixture_files("strings", "csv")
@@ -342,7 +342,7 @@ def test_option_errors_exit_2(tiny_model_dir, tmp_path, run_cli):
 
 
 def test_length_buckets_cover_every_example_once():
-    from dnabert2.finetuning.run import length_batches
+    from dnabert2.common.batching import bucketed_batches as length_batches
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(3, 200, size=1000)
@@ -357,7 +357,7 @@ def test_length_buckets_cover_every_example_once():
 
 
 def test_balanced_class_weights_by_hand():
-    from dnabert2.finetuning.run import class_weights
+    from dnabert2.finetuning.tasks import class_weights
 
     weights = class_weights("classification", np.array([0, 0, 0, 1, 2, 2]), "balanced")
     assert weights.tolist() == pytest.approx([6 / (3 * 3), 6 / (3 * 1), 6 / (3 * 2)])

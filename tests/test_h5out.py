@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from dnabert2.errors import InputError
-from dnabert2.regions.h5writer import STRING, H5Writer, check_output, merge, partial_path
+from dnabert2.regions.h5writer import STRING, H5Writer, check_output, partial_path
+from dnabert2.regions.merging import merge
 
 COLUMNS = {"regions/index": ("int64", ()), "regions/name": (STRING, ()), "embeddings": ("float32", (3,))}
 TOKEN_COLUMNS = {"vectors": ("float32", (3,)), "start": ("int64", ())}

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from dnabert2.pretraining.masking import MaskingConfig
-from dnabert2.pretraining.data import (FastaSource, MicroBatches, WindowSampler, micro_batch_loader, read_genome,
-                                    read_genomes)
+from dnabert2.pretraining.batches import FastaSource, MicroBatches, micro_batch_loader
+from dnabert2.pretraining.genomes import WindowSampler, read_genome, read_genomes
 
 ECOLI = ("genomes", "ecoli_k12_mg1655", "GCF_000005845.2_ASM584v2_genomic.fna.gz")
 SARS = ("genomes", "sars_cov_2", "NC_045512.2.fasta")
@@ -311,7 +311,7 @@ def test_prepared_corpus_holds_the_same_windows_and_trains(tmp_path, gapped_geno
     assert rows.shape == (40, 64) and rows.dtype == np.uint16
     # row i is sample i of the on-the-fly stream with the same seed
     genomes = read_genomes([path], eval_fraction=0.01)
-    from dnabert2.pretraining.data import measure_window_bp
+    from dnabert2.pretraining.genomes import measure_window_bp
 
     source = FastaSource(WindowSampler(genomes, measure_window_bp(tok, genomes, 64)), tok, 64, seed=7)
     for i, expected in enumerate(source.rows(range(40))):
@@ -319,7 +319,7 @@ def test_prepared_corpus_holds_the_same_windows_and_trains(tmp_path, gapped_geno
         assert np.array_equal(got, expected)
     assert meta["eval"]["rows"] >= 1
     # training reads every row once per pass, in a different order each pass (blocks of 16 rows, the last partial)
-    from dnabert2.pretraining.data import CorpusSource
+    from dnabert2.pretraining.corpus import CorpusSource
 
     reader = CorpusSource(corpus, seed=1, block=16)
     passes = [[reader.row_of(i) for i in range(k * 40, (k + 1) * 40)] for k in range(3)]

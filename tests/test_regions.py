@@ -5,7 +5,8 @@ import shutil
 import pytest
 
 from dnabert2.errors import InputError
-from dnabert2.regions.source import Reference, RegionSource
+from dnabert2.regions.reference import Reference
+from dnabert2.regions.source import RegionSource
 from dnabert2.regions.windows import check_tiling, count_windows, tile
 
 from conftest import CHR2, revcomp
@@ -136,6 +137,73 @@ def test_plain_reference_is_indexed_and_pyfaidx_agrees(tmp_path, chr2_ref, caplo
     assert bgzipped.fetch("chr2", 200100, 200200) == seq[100:200]
 
 
+def small_plain_fasta(folder):
+    """A plain FASTA of three records (soft-masked bases, Ns, header descriptions, short last lines), unindexed."""
+    records = {"chr1": "ACGTacgtNNACGTACGTTTGCA", "chr2": "ttttGGGGccccAAAAnnGT", "chrM": "ACG"}
+    path = folder / "small.fa"
+    with open(path, "w") as fh:
+        for name, seq in records.items():
+            fh.write(f">{name} a description\n" + "".join(seq[i:i + 8] + "\n" for i in range(0, len(seq), 8)))
+    return path, records
+
+
+SMALL_FETCHES = [("chr1", 0, 23), ("chr1", 3, 11), ("chr1", 7, 8), ("chr1", 16, 23), ("chr2", 0, 20),
+                 ("chr2", 15, 20), ("chrM", 0, 3), ("chrM", 1, 2)]
+
+
+@pytest.mark.parametrize("backend", ["pysam", "pyfaidx"])
+def test_both_reference_backends_read_a_plain_fasta_alike(tmp_path, backend):
+    path, records = small_plain_fasta(tmp_path)
+    with Reference(path, backend=backend) as ref:
+        assert ref.backend == backend
+        assert (tmp_path / "small.fa.fai").exists()
+        assert ref.lengths == {name: len(seq) for name, seq in records.items()}
+        assert [ref.fetch(*where) for where in SMALL_FETCHES] == [records[c][a:b] for c, a, b in SMALL_FETCHES]
+
+
+def test_reference_falls_back_to_pyfaidx_without_pysam(tmp_path, monkeypatch, caplog):
+    import sys
+
+    path, records = small_plain_fasta(tmp_path)
+    monkeypatch.setitem(sys.modules, "pysam", None)  # `import pysam` raises ImportError, as when it is not installed
+    with pytest.raises(ImportError):
+        import pysam  # noqa: F401
+    with caplog.at_level("INFO"):
+        ref = Reference(path)
+    assert ref.backend == "pyfaidx"
+    assert "pysam is not installed; reading the reference" in caplog.text
+    assert (tmp_path / "small.fa.fai").exists()  # pyfaidx indexed it
+    assert [ref.fetch(*where) for where in SMALL_FETCHES] == [records[c][a:b] for c, a, b in SMALL_FETCHES]
+    ref.close()
+    bed = tmp_path / "x.bed"
+    bed.write_text("chr1\t2\t12\tr1\t0\t-\nchr2\t4\t20\n")
+    minus, plus = RegionSource(bed=bed, ref=path).scan()
+    assert minus.reference.backend == "pyfaidx"
+    assert minus.fetch() == revcomp(records["chr1"][2:12].upper())
+    assert plus.fetch() == records["chr2"][4:20].upper()
+
+
+def test_reference_falls_back_to_pyfaidx_when_pysam_cannot_index(tmp_path, monkeypatch, caplog, chr2_ref):
+    import pysam
+
+    path, records = small_plain_fasta(tmp_path)
+
+    def refuse(*args, **kwargs):
+        raise OSError("error when building the index (simulated)")
+
+    monkeypatch.setattr(pysam, "FastaFile", refuse)
+    with caplog.at_level("WARNING"):
+        ref = Reference(path)
+    assert ref.backend == "pyfaidx"
+    assert "pysam cannot read the reference" in caplog.text and "(simulated)" in caplog.text
+    assert [ref.fetch(*where) for where in SMALL_FETCHES] == [records[c][a:b] for c, a, b in SMALL_FETCHES]
+    ref.close()
+    with pytest.raises(InputError, match=r"cannot read it as an indexed FASTA \(error when building"):
+        Reference(path, backend="pysam")  # a backend asked for by name: no fallback
+    with pytest.raises(InputError, match=r"cannot read it as an indexed FASTA \(error when building"):
+        Reference(chr2_ref)  # bgzip: pysam's error is reported, not hidden behind a fallback
+
+
 def test_unindexed_reference_in_read_only_folder(tmp_path, chr2_ref, monkeypatch):
     import os
 
@@ -143,7 +211,7 @@ def test_unindexed_reference_in_read_only_folder(tmp_path, chr2_ref, monkeypatch
     folder.mkdir()
     shutil.copy(chr2_ref, folder / "g.fa.gz")  # bgzipped, no .fai/.gzi beside it
     real_access = os.access
-    monkeypatch.setattr("dnabert2.regions.source.os.access",  # root may write anywhere: say what a user would see
+    monkeypatch.setattr("dnabert2.regions.reference.os.access",  # root may write anywhere: say what a user would see
                         lambda p, mode: False if mode == os.W_OK else real_access(p, mode))
     with pytest.raises(InputError, match=r"has no index \(g.fa.gz.fai, g.fa.gz.gzi\) and its folder .* is read-only"):
         Reference(folder / "g.fa.gz")
@@ -191,14 +259,14 @@ def test_tiling_options_are_checked():
 
 
 def test_blocks_keep_input_order_and_grow_to_the_lookahead():
-    from dnabert2.regions.source import Region
+    from dnabert2.regions.region import Region
     from dnabert2.regions.windows import blocks
 
     regions = [(row, Region("c", 0, length, f"r{row}")) for row, length in enumerate([50, 7, 300, 1, 99] * 20)]
     got = list(blocks(regions, window=10, stride=10, passes=2, lookahead=40, first=4))
     assert [len(b) for b in got[:5]] == [4, 8, 16, 32, 40]
-    flat = [(w.row, w.strand_pass, w.index, w.offset, w.size) for b in got for w in b]
-    want = [(row, p, i, 10 * i, min(10, r.length - 10 * i)) for row, r in regions for p in range(2)
+    flat = [(w.row, w.strand_pass, w.offset, w.size) for b in got for w in b]
+    want = [(row, p, 10 * i, min(10, r.length - 10 * i)) for row, r in regions for p in range(2)
             for i in range(-(-r.length // 10))]
     assert flat == want
     assert [w.row for b in got for w in b if w.last] == [row for row, _ in regions]

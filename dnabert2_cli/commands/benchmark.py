@@ -2,7 +2,6 @@
 import click
 
 from dnabert2.commands import options
-from dnabert2.commands.finetune import lora_options, run_size_options
 
 
 @click.group("benchmark")
@@ -26,12 +25,10 @@ def command():
 @click.option("--max-steps", type=click.IntRange(min=1), default=None,
               help="Cap every dataset's steps (for smoke tests; the paper's epochs apply otherwise).")
 @click.option("--keep-models", is_flag=True, help="Save each fine-tuned model under runs/ (large).")
-@lora_options
-@run_size_options
-@click.option("--force", is_flag=True, help="Replace the output folder if it exists.")
-@options.device_options
-@options.threads_option
-@options.common_options
+@options.lora_options
+@options.run_size_options
+@options.force_option()
+@options.model_run_options
 def gue(data, model, output, tasks, max_steps, keep_models, lora, lora_targets, lora_r, lora_alpha, lora_dropout,
         batch_size, seeds, seed, max_train_rows, max_eval_rows, force, device, precision, threads, verbose, quiet):
     """Run the GUE fine-tuning protocol of the DNABERT-2 paper on every dataset folder found.
@@ -46,13 +43,14 @@ def gue(data, model, output, tasks, max_steps, keep_models, lora, lora_targets, 
       dnabert2 benchmark gue --data GUE --model my_model -o smoke --tasks 'tf/*' --max-train-rows 256 --max-steps 20
     """
     from dnabert2.finetuning.gue import benchmark_gue, format_table
+    from dnabert2.finetuning.lora import LORA_DEFAULTS
 
-    if lora_targets != "Wqkv" and not lora:
+    if lora_targets != ",".join(LORA_DEFAULTS.targets) and not lora:
         raise click.UsageError("--lora-targets needs --lora")
     rows = benchmark_gue(data, model, output, tasks=[t.strip() for t in tasks.split(",")] if tasks else None,
                          seeds=seeds, seed=seed, max_train_rows=max_train_rows, max_eval_rows=max_eval_rows,
                          max_steps=max_steps, batch_size=batch_size,
-                         lora=({"targets": [t.strip() for t in lora_targets.split(",") if t.strip()], "r": lora_r,
+                         lora=({"targets": options.lora_targets(lora_targets), "r": lora_r,
                                 "alpha": lora_alpha, "dropout": lora_dropout} if lora else None),
                          keep_models=keep_models, device=device, precision=precision, threads=threads, force=force,
                          quiet=quiet)

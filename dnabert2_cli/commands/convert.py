@@ -14,7 +14,7 @@ from dnabert2.commands import options
                    "weights are there, else the bare encoder).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
               help="Precision of the written weights.")
-@click.option("--force", is_flag=True, help="Replace the output folder if it exists.")
+@options.force_option()
 @options.common_options
 def command(source, output, task, precision, force, verbose, quiet):
     """Convert a DNABERT-2 checkpoint into a clean model folder.

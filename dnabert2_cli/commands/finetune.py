@@ -4,32 +4,6 @@ import click
 from dnabert2.commands import options
 
 
-def lora_options(f):
-    """--lora and its settings (also used by `dnabert2 benchmark gue`)."""
-    f = click.option("--lora-dropout", type=float, default=0.05, show_default=True, help="LoRA dropout.")(f)
-    f = click.option("--lora-alpha", type=int, default=16, show_default=True, help="LoRA scaling alpha.")(f)
-    f = click.option("--lora-r", type=int, default=8, show_default=True, help="LoRA rank.")(f)
-    f = click.option("--lora-targets", default="Wqkv", show_default=True,
-                     help="Comma-separated modules of every layer to adapt: Wqkv, dense, gated_layers, wo.")(f)
-    f = click.option("--lora", is_flag=True,
-                     help="Train LoRA adapters (peft) instead of all weights; pooler and classifier train fully.")(f)
-    return f
-
-
-def run_size_options(f):
-    """Seeds, batch size and the knobs that shrink a run (also used by `dnabert2 benchmark gue`)."""
-    f = click.option("--max-eval-rows", type=click.IntRange(min=1), default=None,
-                     help="Use a random subset of this many dev and test rows (for quick runs).")(f)
-    f = click.option("--max-train-rows", type=click.IntRange(min=2), default=None,
-                     help="Use a random subset of this many training rows (for quick runs).")(f)
-    f = click.option("--seed", type=int, default=42, show_default=True, help="First seed; seeds are SEED, SEED+1, ...")(f)
-    f = click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="Train this many seeds; metrics.json reports mean and standard deviation.")(f)
-    f = click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
-                     help="Examples per optimiser step.")(f)
-    return f
-
-
 @click.command("finetune")
 @click.option("--model", "-m", "model", required=True,
               help="Model folder (ours or the DNABERT-2-117M release) or hub id to start from.")
@@ -62,13 +36,11 @@ def run_size_options(f):
               show_default=True, help="balanced: weight the loss by inverse class frequency.")
 @click.option("--max-length", type=click.IntRange(min=3), default=None,
               help="Max tokens per example (default: the longest training example).")
-@lora_options
+@options.lora_options
 @click.option("--save-adapter", is_flag=True, help="With --lora: save the adapter (adapter/) instead of merged weights.")
-@run_size_options
-@click.option("--force", is_flag=True, help="Replace the output folder if it exists.")
-@options.device_options
-@options.threads_option
-@options.common_options
+@options.run_size_options
+@options.force_option()
+@options.model_run_options
 def command(model, data, train, dev, test, output, task, epochs, max_steps, lr, warmup_steps, weight_decay,
             eval_every, select_metric, patience, class_weights_mode, max_length, lora, lora_targets, lora_r,
             lora_alpha, lora_dropout, save_adapter, batch_size, seeds, seed, max_train_rows, max_eval_rows, force,
@@ -92,7 +64,7 @@ def command(model, data, train, dev, test, output, task, epochs, max_steps, lr, 
                        epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps,
                        weight_decay=weight_decay, eval_every=eval_every, select_metric=select_metric,
                        patience=patience, class_weights_mode=class_weights_mode, max_length=max_length, lora=lora,
-                       lora_targets=[t.strip() for t in lora_targets.split(",") if t.strip()], lora_r=lora_r,
+                       lora_targets=options.lora_targets(lora_targets), lora_r=lora_r,
                        lora_alpha=lora_alpha, lora_dropout=lora_dropout, save_adapter=save_adapter, seeds=seeds,
                        seed=seed, max_train_rows=max_train_rows, max_eval_rows=max_eval_rows, device=device,
                        precision=precision, threads=threads, force=force, quiet=quiet)

@@ -8,7 +8,7 @@ from dnabert2.commands import options
 @click.argument("shards", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=str),
               help="HDF5 file to write (must not exist unless --force).")
-@click.option("--force", is_flag=True, help="Overwrite the output if it exists.")
+@options.force_option("Overwrite the output if it exists.")
 @options.common_options
 def command(shards, output, force, verbose, quiet):
     """Join the HDF5 files of `embed`/`predict --shard K/N` runs into one file, rows in input order.
@@ -20,7 +20,7 @@ def command(shards, output, force, verbose, quiet):
     Example:
       dnabert2 merge out.shard-0-of-2.h5 out.shard-1-of-2.h5 -o out.h5
     """
-    from dnabert2.regions.h5writer import merge
+    from dnabert2.regions.merging import merge
 
     summary = merge(shards, output, force=force)
     if not quiet:

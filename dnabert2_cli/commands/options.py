@@ -1,8 +1,12 @@
-"""Option decorators shared by several commands, written once (see docs/architecture.md)."""
+"""Option decorators shared by several commands, written once: every command imports its shared options from
+here, never from another command."""
 import logging
 import sys
 
 import click
+
+from dnabert2.finetuning.lora import LORA_DEFAULTS, LORA_TARGETS
+from dnabert2.regions.settings import DEFAULT_BATCH_TOKENS, DEFAULT_LOOKAHEAD, DEFAULT_WINDOW
 
 
 # set by -v on any command; read by the group when it reports an error
@@ -38,6 +42,15 @@ def device_options(f):
     return f
 
 
+def force_option(help="Replace the output folder if it exists."):
+    return click.option("--force", is_flag=True, help=help)
+
+
+def model_run_options(f):
+    """--device, --precision, --threads, -v and --quiet: every command that runs the model."""
+    return common_options(threads_option(device_options(f)))
+
+
 def threads_option(f):
     return click.option("--threads", type=click.IntRange(min=1), default=None,
                         help="CPU threads for reading and tokenising (default: all cores).")(f)
@@ -54,6 +67,81 @@ def command_line():
     return shlex.join(["dnabert2", *argv])
 
 
-def show_progress(quiet):
-    """A progress bar only when not --quiet and stderr is a terminal."""
-    return (not quiet) and sys.stderr.isatty()
+def _stack(f, decorators):
+    for decorator in reversed(decorators):
+        f = decorator(f)
+    return f
+
+
+def region_input_options(f):
+    """--fasta | --bed with --ref, --clip, --window, --stride, --resize, --rc-average (embed, predict)."""
+    return _stack(f, [
+        click.option("--fasta", type=click.Path(dir_okay=False, path_type=str),
+                     help="FASTA file (plain, gzip or bgzip): each record is a region."),
+        click.option("--bed", type=click.Path(dir_okay=False, path_type=str),
+                     help="BED3-BED12 file (gzip allowed; 0-based, half-open; column 6 '-' = reverse complement)."),
+        click.option("--ref", type=click.Path(dir_okay=False, path_type=str),
+                     help="Reference FASTA for --bed (plain or bgzip; indexed when it has no .fai)."),
+        click.option("--clip", is_flag=True, help="Clip regions that run past a chromosome end instead of failing."),
+        click.option("--window", type=int, default=DEFAULT_WINDOW, show_default=True,
+                     help="Window length in bp; longer regions are tiled and their windows combined."),
+        click.option("--stride", type=int, default=None, help="Step between windows in bp (default: --window)."),
+        click.option("--resize", type=int, default=None,
+                     help="Use a window of this many bp centred on each region instead of the region."),
+        click.option("--rc-average", is_flag=True, help="Average the region's and its reverse complement's outputs."),
+    ])
+
+
+def region_run_options(f):
+    """--model, -o, batching, --shard, --resume, --force (embed, predict)."""
+    return _stack(f, [
+        click.option("--model", "-m", type=str, default=None,
+                     help="Model folder (from `dnabert2 pretrain`/`finetune`, or the DNABERT-2-117M release); default: "
+                          "the model shipped in the package (embed: pretrained, predict: promoter classifier)."),
+        click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=str),
+                     help="HDF5 file to write (written as OUT.partial.h5 and renamed when complete)."),
+        click.option("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, show_default=True,
+                     help="Padded tokens per model call (lower it when memory is short)."),
+        click.option("--lookahead", type=int, default=DEFAULT_LOOKAHEAD, show_default=True,
+                     help="Windows read ahead and sorted by length together."),
+        click.option("--shard", type=str, default=None,
+                     help="K/N: process every N-th region from K (0-based); join the files with `dnabert2 merge`."),
+        click.option("--resume", is_flag=True, help="Continue an interrupted run from OUT.partial.h5."),
+        click.option("--force", is_flag=True, help="Overwrite OUT (and any partial file) if it exists."),
+    ])
+
+
+def lora_options(f):
+    """--lora and its settings (finetune, benchmark gue); defaults from `dnabert2.finetuning.lora`."""
+    return _stack(f, [
+        click.option("--lora", is_flag=True,
+                     help="Train LoRA adapters (peft) instead of all weights; pooler and classifier train fully."),
+        click.option("--lora-targets", default=",".join(LORA_DEFAULTS.targets), show_default=True,
+                     help=f"Comma-separated modules of every layer to adapt: {', '.join(LORA_TARGETS)}."),
+        click.option("--lora-r", type=int, default=LORA_DEFAULTS.r, show_default=True, help="LoRA rank."),
+        click.option("--lora-alpha", type=int, default=LORA_DEFAULTS.alpha, show_default=True,
+                     help="LoRA scaling alpha."),
+        click.option("--lora-dropout", type=float, default=LORA_DEFAULTS.dropout, show_default=True,
+                     help="LoRA dropout."),
+    ])
+
+
+def lora_targets(text):
+    """'Wqkv, dense' -> ['Wqkv', 'dense']."""
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def run_size_options(f):
+    """Batch size, seeds and the knobs that shrink a run (finetune, benchmark gue)."""
+    return _stack(f, [
+        click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+                     help="Examples per optimiser step."),
+        click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Train this many seeds; metrics.json reports mean and standard deviation."),
+        click.option("--seed", type=int, default=42, show_default=True,
+                     help="First seed; seeds are SEED, SEED+1, ..."),
+        click.option("--max-train-rows", type=click.IntRange(min=2), default=None,
+                     help="Use a random subset of this many training rows (for quick runs)."),
+        click.option("--max-eval-rows", type=click.IntRange(min=1), default=None,
+                     help="Use a random subset of this many dev and test rows (for quick runs)."),
+    ])

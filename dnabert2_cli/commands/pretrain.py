@@ -54,10 +54,8 @@ def _weights(ctx, param, value):
 @click.option("--resume", is_flag=True, help="Continue the run in the output folder from its newest checkpoint.")
 @click.option("--stop-at-step", type=int, default=None,
               help="Checkpoint and stop after this step, resumable later (for jobs with a time limit).")
-@click.option("--force", is_flag=True, help="Replace an existing output folder.")
-@options.threads_option
-@options.device_options
-@options.common_options
+@options.force_option("Replace an existing output folder.")
+@options.model_run_options
 def command(extra_genomes, genomes, prepare, windows, quiet, verbose, **kwargs):
     """Pretrain a DNABERT-2 model with masked-language modelling on genomes.
 
@@ -78,11 +76,12 @@ def command(extra_genomes, genomes, prepare, windows, quiet, verbose, **kwargs):
       dnabert2 pretrain --prepare --genome genomes/*.fa.gz --tokenizer my_tokenizer --windows 1000000 -o corpus
     """
     from dnabert2.pretraining.loop import pretrain
-    from dnabert2.pretraining.data import prepare_corpus
+    from dnabert2.pretraining.corpus import prepare_corpus
+    from dnabert2.common.runtime import show_progress
     from dnabert2.tokenizer import load_tokenizer
 
     all_genomes = [*genomes, *extra_genomes]
-    progress = options.show_progress(quiet)
+    progress = show_progress(quiet)
     if prepare:
         if kwargs["tokenizer"] is None:
             raise click.UsageError("--prepare needs --tokenizer")

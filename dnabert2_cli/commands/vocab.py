@@ -24,7 +24,7 @@ from dnabert2.vocab import (DEFAULT_FRAGMENT_LENGTH, DEFAULT_HELDOUT_FRACTION, D
               help="Drop A/C/G/T runs (between N and other codes) shorter than this.")
 @click.option("--heldout-fraction", type=float, default=DEFAULT_HELDOUT_FRACTION, show_default=True,
               help="Fraction of fragments (at most 1 Mbp) held out to measure nt per token.")
-@click.option("--force", is_flag=True, help="Replace the output folder if it exists.")
+@options.force_option()
 @options.threads_option
 @options.common_options
 def command(genomes, output, size, max_bases, seed, min_frequency, max_token_length, fragment_length,
@@ -42,12 +42,13 @@ def command(genomes, output, size, max_bases, seed, min_frequency, max_token_len
       dnabert2 vocab genome.fa.gz --size 4096 -o my_tokenizer
       dnabert2 vocab genomes/*.fa.gz --max-bases 50000000 --seed 1 -o multi_species
     """
+    from dnabert2.common.runtime import show_progress
     from dnabert2.vocab import train_vocab
 
     stats = train_vocab(genomes, output, size, max_bases=max_bases, seed=seed, min_frequency=min_frequency,
                         max_token_length=max_token_length, fragment_length=fragment_length,
                         min_run_length=min_run_length, heldout_fraction=heldout_fraction, threads=threads,
-                        force=force, progress=options.show_progress(quiet))
+                        force=force, progress=show_progress(quiet))
     if quiet:
         return
     nt_per_token = stats["heldout_nt_per_token"]

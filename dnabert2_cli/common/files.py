@@ -1,16 +1,28 @@
-"""Writing outputs so that nothing half-written is ever left behind.
+"""Files: outputs written so that nothing half-written is ever left behind, and the small readers every stage uses.
 
-`output_dir` builds a folder under a hidden temporary name beside its destination and renames it into place only
-when the body finished without an exception; `output_file` does the same for one file. A failed or interrupted
-run leaves the destination untouched (and no temporary folder).
+`staged_dir` and `staged_file` build an output under a hidden temporary name beside its destination and rename it
+into place only when the body finished without an exception; a failed or interrupted run leaves the destination
+untouched (and no temporary). `output_dir` and `output_file` add the check that the destination is new (or --force).
 """
 import contextlib
+import hashlib
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from dnabert2.errors import InputError
+from dnabert2.errors import InputError, located
+
+
+def check_writable_parent(path):
+    """InputError unless the folder that will hold `path` exists and is writable."""
+    path = Path(path)
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        raise InputError(f"{path}: parent folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"{path}: parent folder {parent} is not writable")
 
 
 def check_new_output(path, force=False, what="output folder"):
@@ -18,35 +30,33 @@ def check_new_output(path, force=False, what="output folder"):
     path = Path(path)
     if path.exists() and not force:
         raise InputError(f"{path}: {what} already exists (use --force to overwrite it)")
-    parent = path.resolve().parent
-    if not parent.is_dir():
-        raise InputError(f"{path}: parent folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"{path}: parent folder {parent} is not writable")
+    check_writable_parent(path)
     return path
 
 
 @contextlib.contextmanager
-def output_dir(path, force=False):
-    """Yield a temporary folder; on success it replaces `path` (which may exist only with force)."""
+def staged_dir(path, fsync=False):
+    """Yield a temporary folder beside `path`; on success it replaces `path` (with fsync: flushed to disk first)."""
     path = Path(path)
-    check_new_output(path, force)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.resolve().parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; outputs get the user's usual permissions
     try:
         yield tmp
+        if fsync:
+            fsync_tree(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     replace_path(tmp, path)
+    if fsync:
+        fsync_dir(path.resolve().parent)
 
 
 @contextlib.contextmanager
-def output_file(path, force=False):
-    """Yield a temporary file path beside `path`; on success it is renamed to `path`."""
+def staged_file(path):
+    """Yield a temporary file path beside `path` (same suffix); on success it is renamed to `path`."""
     path = Path(path)
-    check_new_output(path, force, what="output file")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.resolve().parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.resolve().parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600
     tmp = Path(tmp)
@@ -55,7 +65,29 @@ def output_file(path, force=False):
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    replace_path(tmp, path)
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def output_dir(path, force=False):
+    """A new output folder (see `check_new_output`), built by `staged_dir`."""
+    check_new_output(path, force)
+    with staged_dir(path) as tmp:
+        yield tmp
+
+
+@contextlib.contextmanager
+def output_file(path, force=False):
+    """A new output file (see `check_new_output`), built by `staged_file`."""
+    check_new_output(path, force, what="output file")
+    with staged_file(path) as tmp:
+        yield tmp
+
+
+def write_text(path, text):
+    """Replace the file `path` with `text` in one step (readers see the old or the new content, never a part)."""
+    with staged_file(path) as tmp:
+        Path(tmp).write_text(text)
 
 
 def _umask():
@@ -64,13 +96,81 @@ def _umask():
     return mask
 
 
+def remove_tree(path):
+    """Delete a folder: renamed away first (`.NAME.PID.old`, which a later clean-up recognises), then removed."""
+    path = Path(path)
+    trash = path.with_name(f".{path.name}.{os.getpid()}.old")
+    os.replace(path, trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
 def replace_path(src, dst):
     """Move `src` to `dst`, replacing a file or folder already there (the old one is removed only after)."""
     src, dst = Path(src), Path(dst)
     if dst.is_dir() and not dst.is_symlink():
-        old = dst.with_name(f".{dst.name}.old.{os.getpid()}")
+        old = dst.with_name(f".{dst.name}.{os.getpid()}.old")
         os.replace(dst, old)
         os.replace(src, dst)
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(src, dst)
+
+
+def fsync_tree(folder):
+    """Flush every file of `folder` (not recursive) and the folder itself to disk."""
+    for p in Path(folder).iterdir():
+        if p.is_file():
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    fsync_dir(folder)
+
+
+def fsync_dir(folder):
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def is_gzip(path):
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def open_text(path, errors="strict", newline=None):
+    """A UTF-8 text file, gzip-compressed or not (told by its first bytes, not its name)."""
+    if is_gzip(path):
+        import gzip
+
+        return gzip.open(path, "rt", encoding="utf-8", errors=errors, newline=newline)
+    return open(path, encoding="utf-8", errors=errors, newline=newline)
+
+
+def read_json_object(path, what="JSON file"):
+    """The JSON object in `path`; InputError naming the file when it is unreadable or not an object."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise InputError(located(path, f"not a readable {what} ({e})")) from None
+    if not isinstance(data, dict):
+        raise InputError(located(path, f"a {what} must hold a JSON object"))
+    return data
+
+
+def sha256_files(paths):
+    """Hex sha256 of the files' bytes, one after the other."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as fh:
+            for piece in iter(lambda: fh.read(1 << 22), b""):
+                digest.update(piece)
+    return digest.hexdigest()

@@ -3,10 +3,11 @@
 The head is chosen from the folder unless asked for: a classifier when the config's `architectures` names one,
 else the masked-LM model when the weights hold its head, else the bare encoder.
 """
-import contextlib
 import json
 from pathlib import Path
 
+from dnabert2.common.files import read_json_object
+from dnabert2.common.hf import quiet_transformers
 from dnabert2.errors import InputError, located
 
 TASKS = ("auto", "base", "masked-lm", "classification")
@@ -40,7 +41,7 @@ def load_model(path, task="auto", device=None, dtype=None):
         task = infer_task(folder)
     cls = {"base": DNABert2Model, "masked-lm": DNABert2ForMaskedLM,
            "classification": DNABert2ForSequenceClassification}[task]
-    with quiet_transformers_progress():
+    with quiet_transformers():
         try:
             model = cls.from_pretrained(folder)
         except (OSError, ValueError, KeyError) as e:
@@ -49,20 +50,6 @@ def load_model(path, task="auto", device=None, dtype=None):
             raise InputError(located(folder, f"cannot load a DNABERT-2 model ({type(e).__name__}: {e})")) from None
     model.to(device=device, dtype=dtype).eval()
     return model, load_tokenizer(folder)
-
-
-@contextlib.contextmanager
-def quiet_transformers_progress():
-    """No "Loading weights" bar from transformers (our commands have their own progress and --quiet)."""
-    from transformers.utils import logging as hf_logging
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
 
 
 def infer_task(folder):
@@ -80,17 +67,6 @@ def read_config(folder):
     if not path.is_file():
         raise InputError(located(folder, "no config.json in this folder (not a model folder)"))
     return read_json_object(path)
-
-
-def read_json_object(path, what="JSON file"):
-    """The JSON object in `path`; InputError naming the file when it is unreadable or not an object."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise InputError(located(path, f"not a readable {what} ({e})")) from None
-    if not isinstance(data, dict):
-        raise InputError(located(path, f"a {what} must hold a JSON object"))
-    return data
 
 
 def weight_names(folder):
@@ -131,7 +107,6 @@ def _local_folder(path):
 
 # tokenizer files a model folder may carry; convert copies those present, byte for byte
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
-PRECISIONS = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 
 def convert_model(source, output, task="auto", precision="fp32", force=False):
@@ -145,18 +120,19 @@ def convert_model(source, output, task="auto", precision="fp32", force=False):
     import torch
 
     from dnabert2.common.files import check_new_output, output_dir
+    from dnabert2.common.runtime import DTYPE_NAMES
 
-    if precision not in PRECISIONS:
-        raise InputError(f"--precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision not in DTYPE_NAMES:
+        raise InputError(f"--precision {precision!r}: expected one of {', '.join(DTYPE_NAMES)}")
     check_new_output(output, force)
     folder = _local_folder(source)
     if not (folder / "tokenizer.json").is_file():
         raise InputError(located(folder, "no tokenizer.json in this folder (a model folder carries its tokenizer)"))
-    dtype = getattr(torch, PRECISIONS[precision])
+    dtype = getattr(torch, DTYPE_NAMES[precision])
     task = infer_task(folder) if task == "auto" else task
     model, _ = load_model(folder, task=task, device="cpu", dtype=dtype)
     with output_dir(output, force) as tmp:
-        with quiet_transformers_progress():
+        with quiet_transformers():
             model.save_pretrained(tmp)
         for name in TOKENIZER_FILES:
             if (folder / name).is_file():
@@ -166,7 +142,7 @@ def convert_model(source, output, task="auto", precision="fp32", force=False):
         "class": type(model).__name__,
         "task": task,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "dtype": PRECISIONS[precision],
+        "dtype": DTYPE_NAMES[precision],
         "output": str(output),
         "files": files,
     }

@@ -1,4 +1,4 @@
-"""Pieces shared by the training loops of `pretrain` and `finetune`: the optimiser and the schedule."""
+"""The optimiser and learning-rate schedule of the training loops (`pretrain`, `finetune`)."""
 
 
 def make_optimizer(model, lr, weight_decay, betas=(0.9, 0.98), eps=1e-6):
@@ -13,13 +13,8 @@ def make_optimizer(model, lr, weight_decay, betas=(0.9, 0.98), eps=1e-6):
 
 
 def linear_schedule(optimizer, warmup_steps, total_steps):
-    """Linear warm-up from 0 to the optimiser's lr over `warmup_steps`, then linear decay to 0 at `total_steps`."""
-    import torch
+    """Linear warm-up from 0 to the optimiser's lr over `warmup_steps`, then linear decay to 0 at `total_steps`
+    (transformers' schedule, which the original training script used)."""
+    from transformers import get_linear_schedule_with_warmup
 
-    def factor(step):
-        if warmup_steps > 0 and step < warmup_steps:
-            return step / warmup_steps
-        remaining = max(total_steps - step, 0)
-        return remaining / max(total_steps - warmup_steps, 1)
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)

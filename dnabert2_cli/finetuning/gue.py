@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dnabert2.common.files import check_new_output, output_dir
 from dnabert2.errors import InputError
+from dnabert2.finetuning.tables import table_names
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,6 @@ PAPER_DNABERT2 = {
     "virus/covid": 71.02, "splice/reconstructed": 84.99,
 }
 DEFAULT_PROTOCOL = Protocol(max_length=None, epochs=3, eval_every=200)
-_TABLE_NAMES = {f"{split}{ext}" for split in ("train", "dev", "test") for ext in (".csv", ".tsv", ".csv.gz", ".tsv.gz")}
 
 
 def dataset_key(folder):
@@ -72,7 +72,7 @@ def find_datasets(root):
         raise InputError(f"--data {root}: not a folder")
     folders = set()
     for path in root.rglob("*"):
-        if path.is_file() and path.name.lower() in _TABLE_NAMES and path.name.lower().startswith("dev"):
+        if path.is_file() and path.name.lower() in table_names("dev"):
             folders.add(path.parent)
     if not folders:
         raise InputError(f"--data {root}: no dataset folders (folders holding train/dev/test .csv or .tsv) found")
@@ -80,7 +80,7 @@ def find_datasets(root):
 
 
 def _has(folder, split):
-    return any((folder / f"{split}{ext}").is_file() for ext in (".csv", ".tsv", ".csv.gz", ".tsv.gz"))
+    return any((folder / name).is_file() for name in table_names(split))
 
 
 def benchmark_gue(data, model, output, *, tasks=None, seeds=1, seed=42, max_train_rows=None, max_eval_rows=None,
@@ -89,10 +89,12 @@ def benchmark_gue(data, model, output, *, tasks=None, seeds=1, seed=42, max_trai
     """Fine-tune `model` on every GUE dataset folder under `data` with the paper's protocol; write
     OUTPUT/results.tsv, OUTPUT/results.json and one fine-tuning folder per dataset under OUTPUT/runs/.
     `tasks` (glob patterns on keys such as 'prom/*'), `max_train_rows`, `max_eval_rows` and `max_steps` shrink
-    the run for smoke tests; `lora` is None or {'targets', 'r', 'alpha', 'dropout'}. Returns the result rows."""
+    the run for smoke tests; `lora` is None or a `LoraSettings` (a dict of its fields works too). Returns the
+    result rows."""
     import fnmatch
 
     from dnabert2.finetuning.run import finetune
+    from dnabert2.finetuning.settings import lora_fields
 
     output = check_new_output(output, force)
     folders = find_datasets(data)
@@ -105,9 +107,9 @@ def benchmark_gue(data, model, output, *, tasks=None, seeds=1, seed=42, max_trai
         for folder in folders:
             key = dataset_key(folder)
             protocol = PROTOCOLS.get(key, DEFAULT_PROTOCOL)
-            row = {"dataset": f"{folder.parent.name}/{folder.name}", "metric": protocol.metric, "paper_dnabert2": PAPER_DNABERT2.get(key),
-                   "ours": None, "ours_std": None, "train_rows": None, "steps": None,
-                   "max_length": protocol.max_length, "status": "ok"}
+            row = {"dataset": f"{folder.parent.name}/{folder.name}", "metric": protocol.metric,
+                   "paper_dnabert2": PAPER_DNABERT2.get(key), "ours": None, "ours_std": None, "train_rows": None,
+                   "steps": None, "max_length": protocol.max_length, "status": "ok"}
             if not (_has(folder, "train") and _has(folder, "test")):
                 row["status"] = "skipped: no train or test table"
                 rows.append(row)
@@ -120,7 +122,7 @@ def benchmark_gue(data, model, output, *, tasks=None, seeds=1, seed=42, max_trai
             run_dir.parent.mkdir(parents=True, exist_ok=True)
             summary = finetune(run_dir, model=model, data=folder, epochs=protocol.epochs, max_steps=steps,
                                eval_every=protocol.eval_every, max_length=protocol.max_length,
-                               batch_size=batch_size, seeds=seeds, seed=seed, **_lora_arguments(lora),
+                               batch_size=batch_size, seeds=seeds, seed=seed, **lora_fields(lora),
                                max_train_rows=max_train_rows, max_eval_rows=max_eval_rows,
                                save_model=keep_models, device=device, precision=precision, threads=threads,
                                quiet=quiet)
@@ -133,14 +135,6 @@ def benchmark_gue(data, model, output, *, tasks=None, seeds=1, seed=42, max_trai
         (tmp / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
         (tmp / "results.tsv").write_text(format_tsv(rows))
     return rows
-
-
-def _lora_arguments(lora):
-    """{'targets', 'r', 'alpha', 'dropout'} (or None) -> finetune's keyword arguments."""
-    if not lora:
-        return {"lora": False}
-    return {"lora": True, "lora_targets": lora.get("targets", ["Wqkv"]), "lora_r": lora.get("r", 8),
-            "lora_alpha": lora.get("alpha", 16), "lora_dropout": lora.get("dropout", 0.05)}
 
 
 def _number(value):

@@ -12,7 +12,6 @@ Every row is checked, and every problem names the file and line: wrong field cou
 outside IUPAC DNA, missing or malformed label, a class that occurs only in dev or test, one-class training data.
 """
 import csv
-import gzip
 import logging
 import math
 import re
@@ -21,15 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
+from dnabert2.common.files import open_text
+from dnabert2.common.text import is_int
 from dnabert2.errors import InputError, located
+from dnabert2.tokenizer.dna import IUPAC_DNA
 
 log = logging.getLogger(__name__)
 
-IUPAC_DNA = "ACGTNRYSWKMBDHV"
 _NOT_DNA = re.compile(f"[^{IUPAC_DNA}]")
 ID_COLUMNS = ("id", "name")
 TASKS = ("auto", "classification", "regression", "multilabel")
 SPLITS = ("train", "dev", "test")
+TABLE_EXTENSIONS = (".csv", ".tsv", ".csv.gz", ".tsv.gz")  # a split's table is e.g. train.csv or dev.tsv.gz
 _TRUE = {"1", "1.0", "true", "yes"}
 _FALSE = {"0", "0.0", "false", "no"}
 _DELIMITER_NAMES = {",": "comma", "\t": "tab"}
@@ -84,12 +86,6 @@ class LabelledData:
     def splits(self):
         return {name: split for name, split in (("train", self.train), ("dev", self.dev), ("test", self.test))
                 if split is not None}
-
-
-def _open_text(path):
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
 
 
 def _base_suffix(path):
@@ -175,7 +171,7 @@ def read_table(path):
     if not path.is_file():
         raise InputError(f"{path}: file not found")
     try:
-        with _open_text(path) as handle:
+        with open_text(path, newline="") as handle:
             lines = handle.read().splitlines()
     except (UnicodeDecodeError, OSError, EOFError) as e:
         raise InputError(f"{path}: cannot read as a text table ({e})") from None
@@ -216,6 +212,11 @@ def read_table(path):
     return table
 
 
+def table_names(split):
+    """The file names a split's table may have: train.csv, train.tsv, train.csv.gz, train.tsv.gz."""
+    return {f"{split}{ext}" for ext in TABLE_EXTENSIONS}
+
+
 def find_split_files(data_dir):
     """{'train': path, 'dev': path, 'test': path or None} from a folder of train/dev/test .csv/.tsv files."""
     data_dir = Path(data_dir)
@@ -223,9 +224,7 @@ def find_split_files(data_dir):
         raise InputError(f"--data {data_dir}: not a folder")
     found = {}
     for split in SPLITS:
-        candidates = sorted(p for p in data_dir.iterdir()
-                            if p.is_file() and p.name.lower() in {f"{split}{ext}" for ext in
-                                                                   (".csv", ".tsv", ".csv.gz", ".tsv.gz")})
+        candidates = sorted(p for p in data_dir.iterdir() if p.is_file() and p.name.lower() in table_names(split))
         if len(candidates) > 1:
             raise InputError(f"--data {data_dir}: several {split} files ({', '.join(p.name for p in candidates)}); "
                              "keep one")
@@ -247,10 +246,6 @@ def _parse_float(path, line, column, value):
     return number
 
 
-def _is_int(value):
-    return re.fullmatch(r"[+-]?\d+", value) is not None
-
-
 def _is_float(value):
     try:
         return math.isfinite(float(value))
@@ -264,7 +259,7 @@ def infer_task(train):
     if len(train.label_columns) > 1:
         return "multilabel"
     values = [labels[0] for labels in train.labels]
-    if all(_is_int(v) for v in values):
+    if all(is_int(v) for v in values):
         return "classification"
     if all(_is_float(v) for v in values):
         return "regression"
@@ -274,18 +269,18 @@ def infer_task(train):
 def _class_names(train):
     """Class names in a fixed order: numerically for integer labels, alphabetically otherwise."""
     values = {labels[0] for labels in train.labels}
-    if all(_is_int(v) for v in values):
+    if all(is_int(v) for v in values):
         return [str(v) for v in sorted({int(v) for v in values})]
     return sorted(values)
 
 
 def _class_targets(table, classes, train_path):
     index = {name: i for i, name in enumerate(classes)}
-    integer_classes = all(_is_int(c) for c in classes)
+    integer_classes = all(is_int(c) for c in classes)
     targets = []
     for labels, line in zip(table.labels, table.lines):
         value = labels[0]
-        key = str(int(value)) if integer_classes and _is_int(value) else value
+        key = str(int(value)) if integer_classes and is_int(value) else value
         if key not in index:
             shown = ", ".join(classes[:10]) + (", ..." if len(classes) > 10 else "")
             raise InputError(located(table.path, f"label {value!r} does not occur in the training data "

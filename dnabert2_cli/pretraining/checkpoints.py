@@ -1,19 +1,21 @@
-"""Pretraining checkpoints: written atomically, the last K kept, the newest complete one found on resume.
+"""Pretraining checkpoints and the final model: written atomically, the last K kept, the newest found on resume.
 
 A checkpoint is `OUT/checkpoints/step-NNNNNNNN/`: a model folder (config.json, model.safetensors, tokenizer
 files) that `dnabert2.load_model` loads as it is, plus `trainer_state.pt` (optimiser, scheduler, loss scaler,
-RNG states; plain tensors and numbers, read with `torch.load(weights_only=True)`) and `trainer_state.json`
-(step and data position, for people and scripts). It is built under `.step-NNNNNNNN.tmp` and renamed into place
-only when every file is written and flushed, so a process killed at any moment leaves either the complete new
-checkpoint or none, and the previous ones untouched. Old checkpoints are renamed away before they are deleted.
+every rank's RNG states; plain tensors and numbers, read with `torch.load(weights_only=True)`) and
+`trainer_state.json` (step and data position, for people and scripts). It is built in a hidden temporary folder
+beside it and renamed into place only when every file is written and flushed, so a process killed at any moment
+leaves either the complete new checkpoint or none, and the previous ones untouched. Old checkpoints are renamed
+away before they are deleted; `remove_partial` clears what a killed process left.
 """
 import json
-import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
-from dnabert2.common.models import quiet_transformers_progress
+from dnabert2.common.files import remove_tree, replace_path, staged_dir
+from dnabert2.common.hf import quiet_transformers
 
 CHECKPOINTS = "checkpoints"
 _NAME = re.compile(r"^step-(\d{8})$")
@@ -39,43 +41,38 @@ def latest_checkpoint(out):
 
 
 def remove_partial(out):
-    """Remove temporary folders left by a process killed while writing a checkpoint."""
-    root = Path(out) / CHECKPOINTS
-    if root.is_dir():
-        for p in root.iterdir():
-            if p.name.startswith(".") and (p.name.endswith(".tmp") or p.name.endswith(".old")):
+    """Remove the temporaries a killed process leaves: of checkpoints being written or deleted (in
+    `checkpoints/`) and of the final model, log, run file and loss curve being replaced (in `out`)."""
+    for folder in (Path(out), Path(out) / CHECKPOINTS):
+        if not folder.is_dir():
+            continue
+        for p in folder.iterdir():
+            if not _is_temporary(p.name):
+                continue
+            if p.is_dir() and not p.is_symlink():
                 shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
 
 
-def _fsync_tree(folder):
-    for p in Path(folder).iterdir():
-        if p.is_file():
-            fd = os.open(p, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder):
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def _is_temporary(name):
+    """Names of `common.files`' temporaries: `.NAME.X.tmp` (folders), `.NAME.X.tmp.SUFFIX` (files), `.NAME.X.old`."""
+    return name.startswith(".") and (name.endswith((".tmp", ".old")) or ".tmp." in name)
 
 
 def save_model_folder(folder, model, tokenizer):
     """model.save_pretrained + tokenizer.save_pretrained: a folder `dnabert2.load_model` loads."""
-    with quiet_transformers_progress():
+    with quiet_transformers():
         model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
+
+
+def save_final_model(out, model, tokenizer):
+    """Write the final model folder files into the run folder `out` (each file renamed into place)."""
+    with tempfile.TemporaryDirectory(prefix=".final.", suffix=".tmp", dir=out) as tmp:
+        save_model_folder(tmp, model, tokenizer)
+        for f in Path(tmp).iterdir():
+            replace_path(f, Path(out) / f.name)
 
 
 def save_checkpoint(out, step, model, tokenizer, trainer_state, info, keep):
@@ -85,25 +82,12 @@ def save_checkpoint(out, step, model, tokenizer, trainer_state, info, keep):
     root = Path(out) / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:08d}"
-    tmp = root / f".step-{step:08d}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    save_model_folder(tmp, model, tokenizer)
-    torch.save(trainer_state, tmp / "trainer_state.pt")
-    (tmp / "trainer_state.json").write_text(json.dumps({"step": step, **info}, indent=1) + "\n")
-    _fsync_tree(tmp)
-    if final.exists():
-        old = root / f".step-{step:08d}.old"
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
-    _fsync_dir(root)
+    with staged_dir(final, fsync=True) as tmp:
+        save_model_folder(tmp, model, tokenizer)
+        torch.save(trainer_state, tmp / "trainer_state.pt")
+        (tmp / "trainer_state.json").write_text(json.dumps({"step": step, **info}, indent=1) + "\n")
     for _, path in checkpoint_dirs(out)[:-keep] if keep > 0 else []:
-        trash = root / f".{path.name}.old"
-        os.replace(path, trash)
-        shutil.rmtree(trash, ignore_errors=True)
+        remove_tree(path)
     return final
 
 
@@ -112,3 +96,28 @@ def load_trainer_state(path):
     import torch
 
     return torch.load(Path(path) / "trainer_state.pt", map_location="cpu", weights_only=True)
+
+
+def rank_rng_states(device, world_size):
+    """Every rank's torch RNG states (CPU, and CUDA on a GPU) in rank order, on every rank (a collective)."""
+    import torch
+
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    if world_size == 1:
+        return [state]
+    import torch.distributed as dist
+
+    states = [None] * world_size
+    dist.all_gather_object(states, state)
+    return states
+
+
+def restore_rng_state(state, device):
+    """Put back one rank's RNG states (from `rank_rng_states`)."""
+    import torch
+
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)

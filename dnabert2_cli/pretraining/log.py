@@ -2,8 +2,9 @@
 loss-curve PNG drawn from it (matplotlib is optional)."""
 import json
 import logging
-import os
 from pathlib import Path
+
+from dnabert2.common.files import staged_file, write_text
 
 log = logging.getLogger(__name__)
 
@@ -11,7 +12,14 @@ LOG_FILE = "log.jsonl"
 CURVE_FILE = "loss_curve.png"
 
 
+def append_record(out, record):
+    """Add one record (a step's training figures or an evaluation) to the log."""
+    with open(Path(out) / LOG_FILE, "a") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
 def read_log(out):
+    """Every complete record of the log (a line cut short by a killed process is skipped)."""
     path = Path(out) / LOG_FILE
     if not path.is_file():
         return []
@@ -29,10 +37,7 @@ def read_log(out):
 def truncate_log(out, step):
     """Keep log records up to `step` (a resumed run logs the later steps again)."""
     records = [r for r in read_log(out) if r.get("step", 0) <= step]
-    path = Path(out) / LOG_FILE
-    tmp = path.with_name(f".{LOG_FILE}.tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-    os.replace(tmp, path)
+    write_text(Path(out) / LOG_FILE, "".join(json.dumps(r) + "\n" for r in records))
 
 
 def plot_loss_curve(out):
@@ -61,7 +66,6 @@ def plot_loss_curve(out):
     ax.legend()
     fig.tight_layout()
     path = Path(out) / CURVE_FILE
-    tmp = path.with_name(f".{CURVE_FILE}.tmp.png")
-    fig.savefig(tmp)
-    os.replace(tmp, path)
+    with staged_file(path) as tmp:
+        fig.savefig(tmp, format="png")
     return path

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from dnabert2.errors import InputError
 
-DEFAULT_WINDOW = 2000  # bp; about 400 tokens of the DNABERT-2 tokenizer on human DNA (README: dnabert2 embed)
+DEFAULT_WINDOW = 2000  # bp; about 400 tokens of the DNABERT-2 tokenizer on human DNA (docs/commands/embed.md)
 DEFAULT_LOOKAHEAD = 1024  # windows sorted by length together
 FIRST_BLOCK = 32  # windows in the first block (blocks then double up to the look-ahead)
 
@@ -53,7 +53,6 @@ class Window:
     """One model input: a piece of region `row` (its position among this run's regions)."""
     row: int
     strand_pass: int  # 0: the region as given; 1: its reverse complement (--rc-average)
-    index: int  # window number within the region and pass
     offset: int  # bp from the start of the (oriented) region sequence
     size: int  # bp
     last: bool  # the region's last window of its last pass
@@ -64,9 +63,9 @@ def windows_of(row, region, window, stride, passes=1):
     """The windows of one region, pass by pass."""
     pieces = tile(region.length, window, stride)
     for strand_pass in range(passes):
-        for index, (offset, size) in enumerate(pieces):
-            last = strand_pass == passes - 1 and index == len(pieces) - 1
-            yield Window(row, strand_pass, index, offset, size, last, region)
+        for number, (offset, size) in enumerate(pieces, 1):
+            last = strand_pass == passes - 1 and number == len(pieces)
+            yield Window(row, strand_pass, offset, size, last, region)
 
 
 def blocks(rows, window, stride, passes=1, lookahead=DEFAULT_LOOKAHEAD, first=FIRST_BLOCK):

@@ -18,5 +18,5 @@ def model_path(name):
     folder = Path(__file__).resolve().parent / name
     if not (folder / "model.safetensors").is_file():
         raise InputError(f"{folder}: the shipped {name} model is missing from this installation "
-                         "(rebuild it with `python scripts/shipped/rebuild.py OUT_DIR`)")
+                         "(reinstall dnabert2, or rebuild it from a clone with `python scripts/shipped/rebuild.py OUT_DIR`)")
     return folder

@@ -1,0 +1,77 @@
+"""The model of an embed or predict run: --device and --precision resolved (one GPU per torchrun rank), and the
+model folder, hub id or in-memory (model, tokenizer) pair loaded for the run's task."""
+from dataclasses import dataclass
+from pathlib import Path
+
+from dnabert2.errors import InputError
+
+
+@dataclass
+class LoadedModel:
+    """The model of one run, its tokenizer, where it came from and where it runs."""
+    net: object
+    tokenizer: object
+    folder: object  # the folder or hub id it was loaded from; None for an in-memory model
+    device: object  # torch.device
+    dtype: object  # torch dtype
+
+
+def require_model(model):
+    """InputError when no model was given (checked before anything else is read)."""
+    if model is None:
+        raise InputError("--model: give a model folder (one written by `dnabert2 finetune`/`pretrain`, or the "
+                         "DNABERT-2-117M release folder)")
+
+
+def device_and_dtype(device, precision):
+    """--device and --precision as torch objects; under torchrun, device "auto" is the rank's own GPU."""
+    from dnabert2.common.runtime import resolve_device, resolve_dtype, torchrun
+
+    run = torchrun()
+    if (device or "auto") == "auto" and run.distributed:
+        import torch
+
+        if torch.cuda.is_available():
+            device = f"cuda:{run.local_rank}"
+    device = resolve_device(device)
+    return device, resolve_dtype(precision, device)
+
+
+def load(model, task, device, dtype):
+    """A LoadedModel from a folder path, a hub id, or a (model, tokenizer) pair; task "base" or "classification"."""
+    require_model(model)
+    if isinstance(model, (tuple, list)):
+        net, tokenizer = model
+        return LoadedModel(net.to(device=device, dtype=dtype).eval(), tokenizer, None, device, dtype)
+    from dnabert2.common.hf import quiet_transformers
+    from dnabert2.common.models import load_model
+
+    if task == "classification":
+        _check_classifier_folder(model)
+    with quiet_transformers(logs=True):  # no load report: embed never uses the pooler a masked-LM folder lacks
+        net, tokenizer = load_model(model, task=task, device=device, dtype=dtype)
+    return LoadedModel(net, tokenizer, model, device, dtype)
+
+
+def check_layer(layer, config):
+    """InputError when --layer names no hidden layer of the model."""
+    layers = config.num_hidden_layers
+    if not -(layers + 1) <= layer <= layers:
+        raise InputError(f"--layer {layer}: this model has {layers} layers; give 0 (embeddings) to "
+                         f"{layers}, or -1 (last) to -{layers + 1}")
+
+
+def _check_classifier_folder(path):
+    import json
+
+    config = Path(path) / "config.json"
+    if not config.is_file():
+        return
+    try:
+        architectures = json.loads(config.read_text()).get("architectures") or []
+    except (OSError, ValueError) as e:
+        raise InputError(f"--model {path}: cannot read config.json ({e})") from None
+    if not any("SequenceClassification" in a for a in architectures):
+        raise InputError(f"--model {path}: not a fine-tuned classification or regression model (config.json "
+                         f"architectures: {architectures or 'none'}); predict needs a folder written by "
+                         f"`dnabert2 finetune`")

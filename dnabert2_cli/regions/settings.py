@@ -1,0 +1,79 @@
+"""The options of one embed or predict run as typed objects: `Settings` (those that shape its numbers, with their
+defaults and their check), `RegionInputs` (where the regions come from) and `Job` (model, output, run control)."""
+from dataclasses import dataclass
+
+from dnabert2.errors import InputError
+from dnabert2.regions.windows import DEFAULT_LOOKAHEAD, DEFAULT_WINDOW, check_tiling
+
+POOLINGS = ("mean", "max", "cls", "none")
+DEFAULT_BATCH_TOKENS = 16384  # padded tokens per model call
+NONE_LOOKAHEAD = 128  # --pooling none keeps a block's token vectors in memory: fewer windows per block
+
+
+@dataclass
+class Settings:
+    """The options of one run that shape its numbers (stored in the file; --resume and merge check them)."""
+    kind: str  # "embed" or "predict"
+    pooling: str = "mean"
+    layer: int = -1
+    window: int = DEFAULT_WINDOW
+    stride: int = None
+    resize: int = None
+    clip: bool = False
+    rc_average: bool = False
+    half_output: bool = False
+    batch_tokens: int = DEFAULT_BATCH_TOKENS
+    lookahead: int = DEFAULT_LOOKAHEAD
+    shard: tuple = None  # (k, n)
+
+    def check(self):
+        """Check and complete the options before any input is read (InputError for bad values)."""
+        if self.pooling not in POOLINGS:
+            raise InputError(f"--pooling {self.pooling!r}: expected one of {', '.join(POOLINGS)}")
+        self.stride = check_tiling(self.window, self.stride)
+        if self.rc_average and self.pooling == "none" and self.kind == "embed":
+            raise InputError("--rc-average cannot be combined with --pooling none (per-token vectors of the two "
+                             "strands do not line up); pool the vectors or drop --rc-average")
+        if self.batch_tokens < 1:
+            raise InputError(f"--batch-tokens {self.batch_tokens}: must be at least 1")
+        if self.lookahead < 1:
+            raise InputError(f"--lookahead {self.lookahead}: must be at least 1 window")
+        if self.kind == "embed" and self.pooling == "none":
+            self.lookahead = min(self.lookahead, NONE_LOOKAHEAD)
+        self.shard = parse_shard(self.shard)
+
+
+@dataclass(frozen=True)
+class RegionInputs:
+    """Where the regions come from: `regions` (in memory), `fasta`, or `bed` with `ref` (exactly one way)."""
+    regions: object = None  # sequence strings, (name, sequence) pairs or Regions
+    fasta: str = None
+    bed: str = None
+    ref: str = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one run uses and where it writes: the model, the output, device and precision, and run control."""
+    model: object = None  # a model folder, a hub id, or a (model, tokenizer) pair
+    output: object = None  # the .h5 path; None: the arrays are returned
+    device: str = "auto"
+    precision: str = "auto"
+    resume: bool = False
+    force: bool = False
+    threads: int = None
+    show_progress: bool = False
+    command_line: str = None  # stored in the file for provenance
+
+
+def parse_shard(text):
+    """'K/N' -> (K, N) with 0 <= K < N; InputError otherwise."""
+    if text is None or isinstance(text, tuple):
+        return text
+    try:
+        k, n = (int(x) for x in str(text).split("/"))
+    except ValueError:
+        raise InputError(f"--shard {text!r}: expected K/N, e.g. 0/4 (shards are numbered 0 to N-1)") from None
+    if n < 1 or not 0 <= k < n:
+        raise InputError(f"--shard {text}: K must be between 0 and N-1 (shards are numbered 0 to N-1)")
+    return k, n

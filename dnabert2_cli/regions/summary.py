@@ -1,0 +1,21 @@
+"""The summary of an embed or predict run: its counters with rates added, and the two lines the CLI prints."""
+
+
+def with_rates(stats):
+    """Add regions/s and bp/s to a run's counters (regions, bp, seconds, ...); returns them."""
+    seconds = max(stats.get("seconds", 0.0), 1e-9)
+    stats["regions_per_s"] = stats["regions"] / seconds
+    stats["bp_per_s"] = stats["bp"] / seconds
+    return stats
+
+
+def format_summary(verb, summary):
+    """"Embedded N regions (...) in S s: R regions/s, B bp/s, model P% of the time" and the "Wrote ..." line."""
+    model_share = summary["model_seconds"] / max(summary["seconds"], 1e-9)
+    resumed = f", resumed at row {summary['resumed_from_row']:,}" if summary.get("resumed_from_row") else ""
+    counts = (f"{verb} {summary['regions']:,} regions ({summary['bp']:,} bp, {summary['windows']:,} windows, "
+              f"{summary['tokens']:,} tokens, {summary['unknown_tokens']:,} [UNK]) in {summary['seconds']:.1f} s"
+              f"{resumed}: {summary['regions_per_s']:,.1f} regions/s, {summary['bp_per_s']:,.0f} bp/s, "
+              f"model {100 * model_share:.0f}% of the time")
+    wrote = f"Wrote {summary['output']}" + (f" and {summary['table']}" if summary.get("table") else "")
+    return f"{counts}\n{wrote}"
