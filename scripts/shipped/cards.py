@@ -1,8 +1,14 @@
-"""Model cards (README.md) of the shipped models, written by `rebuild` from what it measured."""
+"""Model cards (README.md) of the shipped models, written by `rebuild` from the record of what it measured
+(OUT_DIR/record.json: pretraining.json, the promoter tables' counts, metrics.json, evaluation.json, the transfer
+comparison). No number in a card is typed here."""
 import json
 from pathlib import Path
 
+from scripts.shipped.evaluate import GROUPS, MODES
+from scripts.shipped.promoter_data import TF_ROWS
 from scripts.shipped.rebuild import FINETUNE_OPTIONS
+from scripts.shipped.transfer import FINETUNE_OPTIONS as TRANSFER_OPTIONS
+from scripts.shipped.transfer import PROBE_ROWS
 
 
 def _parameters(folder):
@@ -18,11 +24,6 @@ def _parameters(folder):
                 size *= dim
             count += size
     return count, ", ".join(dtypes)
-
-
-def _log_records(run):
-    lines = (Path(run) / "log.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
 
 
 def _options(flags):
@@ -48,15 +49,71 @@ LIMITS_COMMON = """- Trained for minutes on 2 shared CPU cores: a demonstration-
   CPU (and to bf16/fp16 on GPU with `--precision`)."""
 
 
+def transfer_section(transfer, pretrain_steps):
+    """The "does pretraining help" table (test MCC x 100, mean +- std over seeds, both arms) and the masked-LM
+    probe that says why."""
+    tasks, probe = transfer["tasks"], transfer["masked_lm_probe"]
+    rows, wins = [], 0
+    for task, row in tasks.items():
+        pre, rnd = row["pretrained"], row["random_init"]
+        wins += pre["mcc"] > rnd["mcc"]
+        rows.append(f"| {task} | {pre['train_rows']:,} | {pre['steps']} | {100 * pre['mcc']:.1f} +- "
+                    f"{100 * pre['mcc_std']:.1f} | {100 * rnd['mcc']:.1f} +- {100 * rnd['mcc_std']:.1f} | "
+                    f"{100 * (pre['mcc'] - rnd['mcc']):+.1f} | {row['paper']:.2f} |")
+    mean_gain = sum(r["pretrained"]["mcc"] - r["random_init"]["mcc"] for r in tasks.values()) / len(tasks)
+    verdict = ("helps on every task" if wins == len(tasks) else
+               f"helps on {wins} of {len(tasks)} tasks" if wins else "does not help on any task")
+    probe_rows = "\n".join(
+        f"| {task} | {p['masked_tokens']:,} | {p['pretrained']['loss']:.3f} ({p['pretrained']['accuracy']:.3f}) | "
+        f"{p['random_init']['loss']:.3f} ({p['random_init']['accuracy']:.3f}) | "
+        f"{p['unigram']['loss']:.3f} ({p['unigram']['accuracy']:.3f}) | {p['chance_loss']:.3f} |"
+        for task, p in probe.items())
+    beaten = sum(p["pretrained"]["loss"] < p["unigram"]["loss"] for p in probe.values())
+    commands = "\n".join(row[arm]["command"] for row in tasks.values() for arm in ("pretrained", "random_init"))
+    return f"""## Does pretraining help? (pretrained vs random initialisation)
+The same `dnabert2 finetune` command ({_options(TRANSFER_OPTIONS)}) run twice on GUE mouse TF-binding tasks
+(mouse DNA: none of it in the pretraining genomes), once from this model and once from the same architecture with
+freshly initialised weights (`random_init/`, seed 42). Test MCC x 100, mean +- standard deviation over the seeds;
+the paper's DNABERT-2-117M (117 M parameters, pretrained far longer on 135 genomes, fine-tuned with the paper's
+full budget) for scale:
+
+| task | train rows | steps | pretrained | random init | difference | paper DNABERT-2 |
+|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+
+At this scale pretraining {verdict} (mean difference {100 * mean_gain:+.1f} MCC points). To see what the
+pretrained weights know about this DNA, a masked-LM probe on each task's test sequences (the first {PROBE_ROWS}
+rows, 15% of the tokens masked at the same positions for every model; loss in nats, token accuracy in brackets)
+against a unigram model that predicts every masked token from the token frequencies of those very sequences:
+
+| task | masked tokens | pretrained | random init | unigram frequencies | chance ln(4096) |
+|---|---|---|---|---|---|
+{probe_rows}
+
+{_probe_reading(beaten, len(probe), pretrain_steps)} Commands:
+```
+{commands}
+```"""
+
+
+def _probe_reading(beaten, tasks, pretrain_steps):
+    """What the probe says, in words that follow the measured numbers."""
+    data = (f"{pretrain_steps} steps of 32 windows on yeast, bacterial, plant, worm and fly DNA (plus the human "
+            "mitochondrion)")
+    if beaten == 0:
+        return (f"The pretrained model predicts masked mouse tokens worse than their frequencies alone on every "
+                f"task: after {data} it has not learnt mammalian token statistics, so fine-tuning starts from weights "
+                f"tuned to other genomes rather than from useful features. The paper's model was pretrained on "
+                f"mammalian DNA among others, for far more steps.")
+    return (f"The pretrained model beats the frequency floor on {beaten} of {tasks} tasks after {data}: what it "
+            f"learnt carries over to mouse DNA only partly.")
+
+
 def pretrained_card(out, record):
-    config = record["model_config"]
+    config, pre = record["model_config"], record["pretraining"]
     params, dtypes = _parameters(out / "pretrained")
-    logs = _log_records(out / "pretrain_run")
-    train = [r for r in logs if "loss" in r]
-    evals = [r for r in logs if "eval_loss" in r]
-    last, last_eval, first_eval = train[-1], evals[-1], evals[0]
-    run = json.loads((out / "pretrain_run" / "run.json").read_text())
-    genomes = "\n".join(f"- `{Path(g).relative_to(record['data_root'])}`" for g in run["data"]["genomes"])
+    genomes = "\n".join(f"- `{g}`" for g in pre["genomes"])
+    made = f" (run made {pre['made']})" if "made" in pre else ""
     return f"""# Shipped model: `pretrained` (small DNABERT-2 masked-LM)
 
 `dnabert2 embed` uses this model when no `--model` is given. Folder: `dnabert2.shipped.model_path("pretrained")`.
@@ -65,29 +122,32 @@ def pretrained_card(out, record):
 {_architecture(config)}; {params:,} parameters stored as {dtypes} safetensors, masked-LM head kept (tied decoder).
 
 ## Data
-Random windows of {run['max_tokens']} tokens from these genomes of the shared data folder (both strands,
-N-free stretches, sampled in proportion to usable length; {100 * run['eval_fraction']:.0f}% of each genome held
+Random windows of {pre['max_tokens']} tokens from these genomes of the shared data folder (both strands,
+N-free stretches, sampled in proportion to usable length; {100 * pre['eval_fraction']:.0f}% of each genome held
 out for the evaluation loss):
 {genomes}
 
 The human chr2:1-2,333,275 slice is deliberately left out: it holds the intervals the promoter classifier is
 evaluated on. Tokenizer: the released DNABERT-2-117M tokenizer (`reference_checkpoint/tokenizer.json`).
 
-## Commands (run by `{REBUILD}`)
+## Commands (steps 1-2 of `{REBUILD}`)
 {PATHS_NOTE}
 ```
-{record['pretrain']['command']}
-{record['convert_pretrained']['command']}
+{pre['command']}
+{pre['convert_command']}
 ```
+`pretraining.json` in this folder holds the numbers below, read from the run's `log.jsonl`{made}.
 
 ## Training
-- {last['step']} optimiser steps of {run['global_batch']} windows x {run['max_tokens']} tokens, masking 15% (80/10/10),
+- {pre['steps']} optimiser steps of {pre['global_batch']} windows x {pre['max_tokens']} tokens, masking 15% (80/10/10),
   AdamW, peak learning rate 1e-3 with 6% warm-up and linear decay, seed 42.
-- Wall time: {_minutes(record['pretrain']['seconds'])} on 2 shared CPU cores.
-- Training loss at the end: {last['loss']:.3f} (masked-token accuracy {last['mlm_accuracy']:.3f}).
-- Held-out masked-LM loss: {first_eval['eval_loss']:.3f} at step {first_eval['step']} ->
-  {last_eval['eval_loss']:.3f} at step {last_eval['step']} (accuracy {last_eval['eval_accuracy']:.3f};
+- Wall time: {_minutes(pre['seconds'])} on 2 shared CPU cores.
+- Training loss at the end: {pre['train_loss']:.3f} (masked-token accuracy {pre['train_accuracy']:.3f}).
+- Held-out masked-LM loss: {pre['eval_loss_first']:.3f} at step {pre['eval_step_first']} ->
+  {pre['eval_loss_last']:.3f} at step {pre['eval_step_last']} (accuracy {pre['eval_accuracy_last']:.3f};
   chance level is ln(4096) = 8.32).
+
+{transfer_section(record['transfer'], pre['steps'])}
 
 ## Limits
 {LIMITS_COMMON}
@@ -101,14 +161,71 @@ def _metrics_table(metrics):
             + " | ".join(f"{metrics[k]:.3f}" for k in names) + " |")
 
 
-# how the training data came to be what it is (runs of this script, 2026-11-22, same pretrained model)
+LABELS = {"classifier": "this classifier", "cpg_oe": "CpG o/e", "gc": "GC content"}
+
+
+def evaluation_tables(evaluation):
+    """The overall table (mode x scorer) and one per-class table per mode."""
+    overall = ["| mode | score | AUROC | AUPRC |", "|---|---|---|---|"]
+    verdicts = []
+    for mode, m in evaluation["modes"].items():
+        for scorer, table in m["scores"].items():
+            overall.append(f"| {mode} | {LABELS[scorer]} | {table['all']['auroc']:.3f} | {table['all']['auprc']:.3f} |")
+        ours, cpg = (m["scores"][s]["all"]["auroc"] for s in ("classifier", "cpg_oe"))
+        verdicts.append(f"{mode}: AUROC {ours:.3f}, {'above' if ours > cpg else 'below'} CpG o/e ({cpg:.3f})")
+    overall.append("\nThe classifier against the one-line baseline: " + "; ".join(verdicts) + ".")
+    per_class = []
+    for mode, m in evaluation["modes"].items():
+        lines = [f"{mode}: promoters against each background class (AUROC / AUPRC), and the mean promoter "
+                 "probability the classifier gives each class:", "",
+                 "| class | intervals | mean p(promoter) | this classifier | CpG o/e | GC content |",
+                 "|---|---|---|---|---|---|"]
+        for group in GROUPS:
+            cells = [f"{m['scores'][s][group]['auroc']:.3f} / {m['scores'][s][group]['auprc']:.3f}"
+                     if group != "promoter" else "" for s in LABELS]
+            lines.append(f"| {group} | {evaluation['counts'][group]} | {m['mean_probability'][group]:.3f} | "
+                         + " | ".join(cells) + " |")
+        per_class.append("\n".join(lines))
+    return "\n".join(overall), "\n\n".join(per_class)
+
+
+def evaluation_section(evaluation):
+    """The chr2 benchmark: what was evaluated, how, and the tables."""
+    overall, per_class = evaluation_tables(evaluation)
+    commands = "\n".join(m["command"] for m in evaluation["modes"].values())
+    counts = evaluation["counts"]
+    return f"""## Real promoters vs genomic background (hg38 chr2:1-2,333,275), next to CpG o/e and GC content
+Intervals of `genomes/human_hg38_chr2_1-2333275/genomic_benchmarks_regions_chr2_1-2333275.bed` (Genomic
+Benchmarks; none used in training or pretraining): promoters are class `promoter` of human_ensembl_regulatory and
+`positive` of human_nontata_promoters ({counts['promoter']}); background is every other interval that overlaps no
+promoter ({evaluation['background']}; {evaluation['left_out_overlapping_promoters']} overlapping intervals left
+out), in four classes: enhancer ({counts['enhancer']}: human_ensembl_regulatory enhancers, positives of
+human_enhancers_cohn/ensembl), open_chromatin ({counts['open_chromatin']}: ocr of human_ensembl_regulatory,
+positives of human_ocr_ensembl), random ({counts['random']}: negatives of those enhancer and open-chromatin sets,
+human of demo_human_or_worm) and intergenic ({counts['intergenic']}: demo_coding_vs_intergenomic_seqs).
+Modes: `centre_300bp` scores the 300 bp centred on each interval; `tiled_300bp` scores the whole interval in
+300 bp windows (token-weighted mean); both average the two strands (`--rc-average`: the intervals have no
+orientation, while every training promoter faces its TSS). CpG o/e (CG count x length / (C count x G count))
+and GC content are computed on the same sequences (the centred 300 bp, or the whole interval). Computed by
+`python scripts/shipped/evaluate.py` (step 6) with:
+```
+{commands}
+```
+
+{overall}
+
+{per_class}"""
+
+
+# earlier builds of this classifier, measured with scripts/shipped/evaluate.py on the same chr2 intervals
 HISTORY = """## How the training data was chosen
-The first classifier of this build was trained without the splice-site sequences (GUE promoters, lsgkm human
-negatives, chrM and the other genomes only; test accuracy 0.827, MCC 0.653). On the chr2 intervals it barely
-separated promoters from background: AUROC 0.509 (centre 300 bp) and 0.546 (tiled), with background scoring a
-mean promoter probability of 0.60, as high as the promoters (0.59). It had learnt "natural sequence vs shuffled
-promoter" more than "promoter vs other human DNA", having seen little ordinary human DNA. The 4,000 human genic
-splice-site sequences were added as negatives for the model shipped here; nothing else changed."""
+The classifier shipped before this one was trained against GUE's own negatives (promoters with parts shuffled)
+plus some genomic background (ENCODE lsgkm negatives, 4,000 GUE splice sequences, chrM, and yeast, E. coli,
+plant, worm and fly windows). On these chr2 intervals it reached AUROC 0.580 (centred 300 bp) and 0.643 (tiled),
+below GC content alone. Shuffled promoters keep a promoter's CpG content (mean CpG o/e 0.83, above the real
+promoters' 0.60, in prom_300_all) and non-vertebrate genomes do not deplete CpG, so that training taught the
+model that CpG-rich DNA is background, the opposite of what holds in the human genome, where CpG o/e alone
+reaches 0.85-0.87 here. This build drops both and trains against real human DNA only."""
 
 
 def promoter_card(out, record):
@@ -117,44 +234,38 @@ def promoter_card(out, record):
     tables, evaluation = record["tables"], record["evaluation"]
     rows = "\n".join(
         f"| {split} | {tables[split]['rows']:,} | {tables[split]['positives']:,} | "
-        + ", ".join(f"{k}: {v}" for k, v in tables[split]["by_source"].items()) + " |"
+        + ", ".join(f"{k}: {v:,}" for k, v in tables[split]["by_source"].items()) + " |"
         for split in ("train", "dev", "test"))
-    modes = "\n".join(
-        f"| {mode} | {m['auroc']:.3f} | {m['auroc_vs_random_background']:.3f} | {m['mean_promoter']:.3f} | "
-        f"{m['mean_background']:.3f} | {m['mean_random_background']:.3f} |"
-        for mode, m in evaluation["modes"].items())
-    commands = "\n".join(m["command"] for m in evaluation["modes"].values())
+    best_note = (": the dev loss was still falling, so more steps would likely help"
+                 if metrics["runs"][0]["best_step"] == metrics["steps"] else "")
     return f"""# Shipped model: `promoter` (human promoter classifier, 300 bp)
 
 `dnabert2 predict` uses this model when no `--model` is given. Folder: `dnabert2.shipped.model_path("promoter")`.
-Labels: `1` = promoter, `0` = not a promoter; the `1` column of `/probabilities` is the promoter probability.
+Labels: `promoter` and `background`; the `promoter` column of `/probabilities` is the promoter probability.
 
 ## Model
 Fine-tuned from the shipped `pretrained` model (all weights, {params:,} parameters stored as {dtypes}),
 classifier on the [CLS] pooler output.
 
 ## Data
-All 300 bp GUE promoter tables present in the shared data (`gue/prom/prom_300_tata` train/dev/test,
-`prom_300_all` and `prom_300_notata` dev/test; `prom_300_all` has no train table here). They overlap (`all`
-contains `tata` and `notata`), so rows were pooled ({tables['input_rows']:,} rows), de-duplicated by sequence and
-reverse complement ({tables['unique_sequences']:,} unique, {tables['dropped_conflicting']} with both labels dropped)
-and split again by a SHA-1 hash of the canonical sequence (1/10 test, 1/10 dev, rest train), so no sequence
-is shared between train, dev and test on either strand.
-
-GUE negatives are promoter sequences with parts shuffled, so they share a promoter's base composition. To teach
-the model what ordinary genomic DNA looks like, real genomic background negatives were added (label 0): the
-GC-matched human genomic negatives of the ENCODE NFE2 lsgkm set (hg19; none from chr2 below 3 Mbp), 4,000 human
-genic sequences from GUE's splice-site tables (centre 300 bp, any splice label), the human mitochondrion in 300 bp
-tiles, and random 300 bp windows of the yeast, E. coli, A. thaliana, C. elegans and
-D. melanogaster genomes. Nothing comes from the chr2 slice used for evaluation below.
+Positives: the promoters of every 300 bp GUE promoter table in the shared data (`gue/prom/prom_300_tata`
+train/dev/test, `prom_300_all` and `prom_300_notata` dev/test; human EPD promoters, -249..+50 around the TSS).
+Negatives: real human DNA only: GUE's human splice-site tables (centre 300 bp of every window), the negatives of
+GUE's human TF tables (`gue/tf/0-4` train; 101 bp, joined three at a time into 303 bp rows, {TF_ROWS:,} rows), the
+GC-matched genomic negatives of the ENCODE NFE2 lsgkm set (hg19; none from chr2 below 3 Mbp) and the human
+mitochondrion in 300 bp tiles. GUE's own negatives (shuffled promoters) and other species' genomes are not used
+(see "How the training data was chosen"). Nothing comes from the chr2 slice used for evaluation below.
+Rows were pooled ({tables['input_rows']:,}), de-duplicated by sequence and reverse complement
+({tables['unique_sequences']:,} unique, {tables['dropped_conflicting']} with both labels dropped) and split by a
+SHA-1 hash of the canonical sequence (1/10 test, 1/10 dev, rest train): no sequence is in two splits on either
+strand. Tables written by `build_tables` in scripts/shipped/promoter_data.py.
 
 | split | rows | promoters | rows by source and label |
 |---|---|---|---|
 {rows}
 
-## Commands (run by `{REBUILD}`)
+## Commands (steps 3-5 of `{REBUILD}`)
 {PATHS_NOTE}
-The tables are written by `build_tables` in scripts/shipped/promoter_data.py, then:
 ```
 {record['finetune']['command']}
 {record['convert_promoter']['command']}
@@ -162,41 +273,32 @@ The tables are written by `build_tables` in scripts/shipped/promoter_data.py, th
 
 ## Training
 - {metrics['steps']} optimiser steps ({_options(FINETUNE_OPTIONS)}; AdamW, linear warm-up then decay),
-  checkpoint kept by the best dev loss; wall time {_minutes(record['finetune']['seconds'])} on 2 shared CPU cores.
+  checkpoint kept by the best dev loss (step {metrics['runs'][0]['best_step']} of {metrics['steps']}{best_note});
+  wall time {_minutes(record['finetune']['seconds'])} on 2 shared CPU cores.
 
 ## Test metrics (held-out split above, {metrics['rows']['test']:,} rows)
 {_metrics_table(metrics['test'])}
 
-## Real promoters vs genomic background (hg38 chr2:1-2,333,275)
-Intervals of `genomes/human_hg38_chr2_1-2333275/genomic_benchmarks_regions_chr2_1-2333275.bed`: promoters are
-class `promoter` of human_ensembl_regulatory and `positive` of human_nontata_promoters ({evaluation['promoters']});
-background is every other interval that overlaps no promoter ({evaluation['background']}: enhancers, open
-chromatin, their negatives, random human and intergenic windows; {evaluation['left_out_overlapping_promoters']}
-overlapping intervals left out). "random" is the subset of background from negative/random classes only
-({evaluation['random_background']}). Computed by `python scripts/shipped/evaluate.py` with:
-```
-{commands}
-```
+These rows come from the same sources as the training rows; the chr2 benchmark below is the test that matters.
 
-| mode | AUROC vs background | AUROC vs random | mean p(promoter): promoters | background | random |
-|---|---|---|---|---|---|
-{modes}
+{evaluation_section(evaluation)}
 
 {HISTORY}
 
 ## Limits
 {LIMITS_COMMON}
-- Trained on 300 bp human promoter windows (GUE's prom_300: -249..+50 around the TSS). Give it 300 bp windows
-  (`--resize 300` on BED input, or `--window 300` to tile longer regions); on other lengths and species its
+- Trained on 300 bp human promoter windows (GUE's prom_300: -249..+50 around the TSS, all in the TSS's
+  orientation). Give it 300 bp windows (`--resize 300` on BED input, or `--window 300` to tile longer regions)
+  and `--rc-average` when the strand is unknown, as the evaluation above does; on other lengths and species its
   probabilities are not calibrated.
-- It separates real promoters from genomic background only weakly (AUROC in the table above): it shows how
-  the tool works; it is not a promoter annotator.
-- Enhancers and open chromatin often share promoter features (CpG-rich, TF motifs) and get higher scores than
-  random DNA.
+- Compare it with CpG o/e in the tables above before trusting it for a task: a single ratio is a strong promoter
+  detector in the human genome. It is a demonstration of the tool, not a promoter annotator.
+- Enhancers and open chromatin share promoter features (CpG-rich, TF motifs); the per-class tables show how much
+  they are confused with promoters.
 """
 
 
-def _portable(text, out, data_root):
+def portable(text, out, data_root):
     """Name folders as OUT_DIR (the rebuild's output) and DATA (the data root), not the build machine's paths."""
     for path, name in sorted([(str(out), "OUT_DIR"), (str(data_root), "DATA")], key=lambda p: -len(p[0])):
         text = text.replace(path, name)
@@ -206,5 +308,5 @@ def _portable(text, out, data_root):
 def write_cards(out, record):
     out = Path(out)
     for name, card in (("pretrained", pretrained_card), ("promoter", promoter_card)):
-        text = _portable(card(out, record), out, record["data_root"])
+        text = portable(card(out, record), out, record["data_root"])
         (out / name / "README.md").write_text(text)

@@ -1,11 +1,17 @@
-"""Evaluate a promoter classifier on the Genomic Benchmarks intervals of the hg38 chr2:1-2,333,275 slice.
+"""Evaluate a promoter classifier on the Genomic Benchmarks intervals of the hg38 chr2:1-2,333,275 slice, next to
+the simplest baselines computed on the same sequences.
 
 Promoters: class `promoter` of human_ensembl_regulatory and `positive` of human_nontata_promoters. Background:
-every other interval of the BED that overlaps no promoter interval (enhancers, open chromatin, their negatives,
-random human and intergenic windows); `random_background` is its subset from the negative/random classes only.
-Scores are the promoter probability (class "promoter") from `dnabert2 predict`, run as a subprocess, once on a 300 bp
-window centred on each interval (--resize 300, the training length) and once over each whole interval in 300 bp
-windows (token-weighted mean of the windows).
+every other interval of the BED that overlaps no promoter interval, in four classes (BACKGROUND_CLASSES):
+enhancers, open chromatin, random human windows (the negatives of the enhancer and open-chromatin sets and the
+human side of human-or-worm) and intergenic windows. Two modes:
+- centre_300bp: a 300 bp window centred on each interval (`--resize 300`, the training length);
+- tiled_300bp: the whole interval in 300 bp windows (`--window 300`; the last window of an interval may be
+  shorter), scored as the token-weighted mean over its windows.
+Scores: the promoter probability from `dnabert2 predict` (run as a subprocess, the real CLI), and two baselines on
+the same sequence (the centred 300 bp, or the whole interval): the CpG observed/expected ratio
+(CG count x length / (C count x G count)) and the GC content. Each is reported as AUROC and AUPRC, promoters
+against all background and against each background class.
 
     python scripts/shipped/evaluate.py MODEL_DIR OUT_DIR [--data-root ../shared/data]
 """
@@ -25,21 +31,33 @@ SLICE = ("genomes", "human_hg38_chr2_1-2333275")
 BED = "genomic_benchmarks_regions_chr2_1-2333275.bed"
 REF = "chr2_1-2333275.fa.gz"
 PROMOTER_CLASSES = {("human_ensembl_regulatory", "promoter"), ("human_nontata_promoters", "positive")}
-RANDOM_CLASSES = {("human_enhancers_cohn", "negative"), ("human_enhancers_ensembl", "negative"),
-                  ("human_ocr_ensembl", "negative"), ("demo_human_or_worm", "human"),
-                  ("demo_coding_vs_intergenomic_seqs", "intergenomic_seqs")}
-MODES = {"centre_300bp": ["--resize", "300"], "tiled_300bp": ["--window", "300"]}
+# (dataset, class) of the BED's name column -> background class
+BACKGROUND_CLASSES = {
+    ("human_ensembl_regulatory", "enhancer"): "enhancer", ("human_enhancers_cohn", "positive"): "enhancer",
+    ("human_enhancers_ensembl", "positive"): "enhancer",
+    ("human_ensembl_regulatory", "ocr"): "open_chromatin", ("human_ocr_ensembl", "positive"): "open_chromatin",
+    ("human_enhancers_cohn", "negative"): "random", ("human_enhancers_ensembl", "negative"): "random",
+    ("human_ocr_ensembl", "negative"): "random", ("demo_human_or_worm", "human"): "random",
+    ("demo_coding_vs_intergenomic_seqs", "intergenomic_seqs"): "intergenic"}
+GROUPS = ("promoter", "enhancer", "open_chromatin", "random", "intergenic")
+LENGTH = 300
+MODES = {"centre_300bp": ["--resize", str(LENGTH)], "tiled_300bp": ["--window", str(LENGTH)]}
+SCORERS = ("classifier", "cpg_oe", "gc")
 
 
 def read_intervals(bed):
-    """[(chrom, start, end, name, group)] with group "promoter", "background" or None (overlaps a promoter)."""
+    """[(chrom, start, end, name, group)]: group is "promoter", a background class, or None (a background
+    interval that overlaps a promoter, left out)."""
     rows = []
     for line_number, line in enumerate(Path(bed).read_text().splitlines(), start=1):
         fields = line.split("\t")
         if len(fields) < 4 or fields[3].count("|") != 3:
             raise InputError(located(bed, f"line {line_number}: expected BED with name dataset|split|class|id"))
         dataset, _, label, _ = fields[3].split("|")
-        rows.append([fields[0], int(fields[1]), int(fields[2]), fields[3], (dataset, label)])
+        key = (dataset, label)
+        if key not in PROMOTER_CLASSES and key not in BACKGROUND_CLASSES:
+            raise InputError(located(bed, f"line {line_number}: unknown class {dataset}|{label}"))
+        rows.append([fields[0], int(fields[1]), int(fields[2]), fields[3], key])
     promoters = [(c, s, e) for c, s, e, _, key in rows if key in PROMOTER_CLASSES]
     intervals = []
     for chrom, start, end, name, key in rows:
@@ -48,7 +66,7 @@ def read_intervals(bed):
         elif any(c == chrom and s < end and start < e for c, s, e in promoters):
             group = None
         else:
-            group = "random_background" if key in RANDOM_CLASSES else "background"
+            group = BACKGROUND_CLASSES[key]
         intervals.append((chrom, start, end, name, group))
     return intervals
 
@@ -59,6 +77,48 @@ def auroc(positives, negatives):
         raise InputError("AUROC needs at least one promoter and one background interval")
     wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
     return wins / (len(positives) * len(negatives))
+
+
+def auprc(positives, negatives):
+    """Average precision: the mean, over the positives, of the precision among everything scored at least as
+    high as that positive (tied scores form one step, as in scikit-learn's average_precision_score)."""
+    if not positives or not negatives:
+        raise InputError("AUPRC needs at least one promoter and one background interval")
+    scored = sorted([(s, 1) for s in positives] + [(s, 0) for s in negatives], key=lambda item: -item[0])
+    total, hits, seen, index = 0.0, 0, 0, 0
+    while index < len(scored):
+        value = scored[index][0]
+        step_hits = 0
+        while index < len(scored) and scored[index][0] == value:
+            step_hits += scored[index][1]
+            seen += 1
+            index += 1
+        hits += step_hits
+        total += step_hits * hits / seen
+    return total / len(positives)
+
+
+def cpg_oe(sequence):
+    """CpG observed/expected: CG count x length / (C count x G count); 0 without C or G."""
+    c, g = sequence.count("C"), sequence.count("G")
+    return sequence.count("CG") * len(sequence) / (c * g) if c and g else 0.0
+
+
+def gc_content(sequence):
+    return (sequence.count("C") + sequence.count("G")) / len(sequence) if sequence else 0.0
+
+
+def mode_sequences(chromosomes, intervals, mode):
+    """The sequence each interval's baselines are computed on: the centred window (as --resize places it) or the
+    whole interval, upper-cased."""
+    from dnabert2.regions.region import resized
+
+    sequences = []
+    for chrom, start, end, _, _ in intervals:
+        if mode == "centre_300bp":
+            start, end = resized(start, end, LENGTH)
+        sequences.append(chromosomes[chrom][start:end].upper())
+    return sequences
 
 
 def promoter_scores(model, bed, ref, work, extra):
@@ -75,8 +135,22 @@ def promoter_scores(model, bed, ref, work, extra):
         return [float(p) for p in f["probabilities"][:, column]], command
 
 
-def evaluate(model, output, data_root):
-    """Write OUTPUT/evaluation.json (AUROC, means, counts per mode) and return it as a dict."""
+def score_table(scores, groups):
+    """{"all" and each background class: {"auroc", "auprc"}} of promoters against that background."""
+    promoter = [s for s, g in zip(scores, groups) if g == "promoter"]
+    table = {}
+    for name in ("all", *GROUPS[1:]):
+        negatives = [s for s, g in zip(scores, groups) if g != "promoter" and name in ("all", g)]
+        table[name] = {"auroc": auroc(promoter, negatives), "auprc": auprc(promoter, negatives)}
+    return table
+
+
+def evaluate(model, output, data_root, extra=()):
+    """Write OUTPUT/evaluation.json (per mode: AUROC and AUPRC of the classifier and the baselines, overall and
+    per background class; mean promoter probability per class) and OUTPUT/scores.tsv; return the dict.
+    `extra`: more `dnabert2 predict` options for both modes (e.g. --rc-average)."""
+    from dnabert2.tokenizer.fasta import read_fasta
+
     root = Path(data_root).joinpath(*SLICE)
     bed, ref = root / BED, root / REF
     for path in (bed, ref):
@@ -86,27 +160,36 @@ def evaluate(model, output, data_root):
     output.mkdir(parents=True, exist_ok=True)
     intervals = read_intervals(bed)
     kept = [row for row in intervals if row[4] is not None]
+    groups = [row[4] for row in kept]
     eval_bed = output / "chr2_promoters_and_background.bed"
     eval_bed.write_text("".join(f"{c}\t{s}\t{e}\t{n}\t0\t.\n" for c, s, e, n, _ in kept))
-    result = {"bed": str(bed), "promoters": sum(r[4] == "promoter" for r in kept),
-              "background": sum(r[4] != "promoter" for r in kept),
-              "random_background": sum(r[4] == "random_background" for r in kept),
+    chromosomes = {header.split()[0]: sequence for header, sequence in read_fasta([ref])}
+    result = {"bed": str(bed), "counts": {g: groups.count(g) for g in GROUPS},
+              "background": len(groups) - groups.count("promoter"),
               "left_out_overlapping_promoters": len(intervals) - len(kept), "modes": {}}
-    for mode, extra in MODES.items():
-        scores, command = promoter_scores(model, eval_bed, ref, output, extra)
-        promoter = [s for s, r in zip(scores, kept) if r[4] == "promoter"]
-        background = [s for s, r in zip(scores, kept) if r[4] != "promoter"]
-        random_bg = [s for s, r in zip(scores, kept) if r[4] == "random_background"]
+    columns, lines = [], []
+    for mode, options in MODES.items():
+        probabilities, command = promoter_scores(model, eval_bed, ref, output, [*options, *extra])
+        sequences = mode_sequences(chromosomes, kept, mode)
+        scores = {"classifier": probabilities, "cpg_oe": [cpg_oe(s) for s in sequences],
+                  "gc": [gc_content(s) for s in sequences]}
         result["modes"][mode] = {
             "command": " ".join(["dnabert2", *command[3:]]),
-            "auroc": auroc(promoter, background),
-            "auroc_vs_random_background": auroc(promoter, random_bg),
-            "mean_promoter": sum(promoter) / len(promoter),
-            "mean_background": sum(background) / len(background),
-            "mean_random_background": sum(random_bg) / len(random_bg),
-        }
+            "mean_probability": {g: _mean([p for p, h in zip(probabilities, groups) if h == g]) for g in GROUPS},
+            "scores": {name: score_table(values, groups) for name, values in scores.items()}}
+        columns += [f"{mode}_{name}" for name in SCORERS]
+        lines.append([scores[name] for name in SCORERS])
+    with open(output / "scores.tsv", "w") as handle:
+        handle.write("\t".join(["name", "group", *columns]) + "\n")
+        for row, (_, _, _, name, group) in enumerate(kept):
+            values = [f"{block[k][row]:.6g}" for block in lines for k in range(len(SCORERS))]
+            handle.write("\t".join([name, group, *values]) + "\n")
     (output / "evaluation.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
+
+
+def _mean(values):
+    return sum(values) / len(values) if values else float("nan")
 
 
 def main(argv=None):
@@ -114,11 +197,13 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(prog="python scripts/shipped/evaluate.py", description=__doc__.split("\n")[0])
     parser.add_argument("model", help="classifier model folder")
-    parser.add_argument("output", help="folder for the predictions and evaluation.json")
+    parser.add_argument("output", help="folder for the predictions, scores.tsv and evaluation.json")
     parser.add_argument("--data-root", default=None, help="shared data folder (default: $DNABERT2_SHARED_DATA "
                         "or ../shared/data)")
+    parser.add_argument("--rc-average", action="store_true", help="average both strands (predict --rc-average)")
     args = parser.parse_args(argv)
-    print(json.dumps(evaluate(args.model, args.output, default_data_root(args.data_root)), indent=1))
+    extra = ["--rc-average"] if args.rc_average else []
+    print(json.dumps(evaluate(args.model, args.output, default_data_root(args.data_root), extra), indent=1))
 
 
 def default_data_root(given=None):

@@ -1,0 +1,114 @@
+"""Does pretraining help? Fine-tune the shipped pretrained model and the same architecture from random weights with
+the same budget and seeds on GUE tasks whose sequences the pretrained model never saw, and compare test MCC.
+
+The tasks (TASKS) are GUE's mouse transcription-factor binding sets with a complete train table: mouse DNA, which
+the pretraining genomes (yeast, E. coli, plant, worm and fly slices, human chrM, SARS-CoV-2) do not contain. Both
+arms run the same `dnabert2 finetune` command (FINETUNE_OPTIONS, three seeds) and differ only in --model: the
+pretrained folder, or `random_init/`, the pretrained folder's config with freshly initialised weights (seed 42).
+The paper's DNABERT-2-117M numbers (dnabert2_cli/finetuning/gue.py PAPER_DNABERT2, MCC x 100) stand beside them.
+"""
+import json
+import shutil
+from pathlib import Path
+
+from dnabert2.finetuning.gue import PAPER_DNABERT2
+from scripts.shipped.steps import run_step
+
+TASKS = ("mouse/0", "mouse/2", "mouse/3", "mouse/4")
+FINETUNE_OPTIONS = ("--epochs", "5", "--max-steps", "200", "--lr", "5e-4", "--batch-size", "32",
+                    "--warmup-steps", "30", "--eval-every", "100", "--max-length", "30", "--seeds", "3",
+                    "--seed", "42", "--threads", "1")
+ARMS = ("pretrained", "random_init")
+RANDOM_SEED = 42
+
+
+def random_init(pretrained, output):
+    """OUTPUT: a model folder with the pretrained model's config and tokenizer and freshly initialised weights."""
+    import torch
+
+    from dnabert2.common.hf import quiet_transformers
+    from dnabert2.model import DNABert2Config, DNABert2ForMaskedLM
+
+    output = Path(output)
+    if (output / "model.safetensors").is_file():
+        return
+    config = DNABert2Config.from_pretrained(pretrained)
+    torch.manual_seed(RANDOM_SEED)
+    model = DNABert2ForMaskedLM(config)
+    staging = output.with_name(output.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    with quiet_transformers():
+        model.save_pretrained(staging, safe_serialization=True)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy2(Path(pretrained) / name, staging / name)
+    staging.rename(output)
+
+
+def compare(out, data_root):
+    """Run both arms on every task (steps named transfer/ARM/TASK in steps.json); return {"tasks": {task:
+    {"paper": MCC x 100, ARM: {"mcc", "mcc_std", "per_seed", "steps", "seconds", "command", ...}}},
+    "masked_lm_probe": masked_lm_probe(both arms)}."""
+    out, data_root = Path(out), Path(data_root)
+    random_init(out / "pretrained", out / "random_init")
+    models = {"pretrained": out / "pretrained", "random_init": out / "random_init"}
+    result = {}
+    for task in TASKS:
+        row = {"paper": PAPER_DNABERT2[task]}
+        for arm in ARMS:
+            run = out / "transfer" / arm / task.replace("/", "_")
+            run.parent.mkdir(parents=True, exist_ok=True)
+            step = run_step(out, f"transfer/{arm}/{task}", [
+                "finetune", "--model", str(models[arm]), "--data", str(data_root / "gue" / task),
+                *FINETUNE_OPTIONS, "-o", str(run), "--force", "-q"], run / "metrics.json")
+            metrics = json.loads((run / "metrics.json").read_text())
+            row[arm] = {"mcc": metrics["test"]["mcc"], "mcc_std": metrics["test_std"]["mcc"],
+                        "per_seed": [r["test"]["mcc"] for r in metrics["runs"]],
+                        "best_steps": [r["best_step"] for r in metrics["runs"]],
+                        "steps": metrics["steps"], "train_rows": metrics["rows"]["train"],
+                        "seconds": step["seconds"], "command": step["command"]}
+        result[task] = row
+    return {"tasks": result, "masked_lm_probe": masked_lm_probe(models, data_root)}
+
+
+PROBE_ROWS = 500  # test rows per task for the masked-LM probe
+MASK_SEED = 0
+
+
+def masked_lm_probe(models, data_root):
+    """Why pretraining does or does not help: each model's masked-token loss and accuracy on the tasks' test
+    sequences (15% of the ordinary tokens of the first PROBE_ROWS rows replaced by [MASK], the same positions
+    for every model), next to the loss of always predicting the token frequencies of those sequences (a unigram
+    model fitted on the very tokens it is scored on, so an optimistic floor for a model that has learnt only
+    composition). Returns {task: {model name or "unigram": {"loss", "accuracy"}}, "masked_tokens": n}."""
+    import math
+
+    import torch
+
+    from dnabert2.common.models import load_model
+
+    loaded = {name: load_model(folder, task="masked-lm", device="cpu", dtype="fp32") for name, folder in models.items()}
+    tokenizer = next(iter(loaded.values()))[1]
+    result = {}
+    for task in TASKS:
+        path = Path(data_root) / "gue" / task / "test.csv"
+        sequences = [line.split(",")[0] for line in path.read_text().splitlines()[1:PROBE_ROWS + 1]]
+        batch = tokenizer(sequences, padding=True, return_tensors="pt")
+        ids, attention = batch["input_ids"], batch["attention_mask"]
+        ordinary = attention.bool() & (ids > 4)  # [UNK]=0 ... [MASK]=4 are special
+        generator = torch.Generator().manual_seed(MASK_SEED)
+        chosen = ordinary & (torch.rand(ids.shape, generator=generator) < 0.15)
+        masked = ids.masked_fill(chosen, tokenizer.mask_token_id)
+        targets = ids[chosen]
+        row = {"masked_tokens": int(chosen.sum())}
+        for name, (model, _) in loaded.items():
+            with torch.no_grad():
+                logits = model(input_ids=masked, attention_mask=attention).logits[chosen]
+            row[name] = {"loss": float(torch.nn.functional.cross_entropy(logits, targets)),
+                         "accuracy": float((logits.argmax(-1) == targets).float().mean())}
+        counts = torch.bincount(ids[ordinary], minlength=len(tokenizer)).double()
+        frequencies = counts / counts.sum()
+        row["unigram"] = {"loss": float(-torch.log(frequencies[targets]).mean()),
+                          "accuracy": float((targets == int(frequencies.argmax())).double().mean())}
+        row["chance_loss"] = math.log(len(tokenizer))
+        result[task] = row
+    return result
