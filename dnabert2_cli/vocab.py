@@ -1,4 +1,4 @@
-"""`train_vocab`: a DNABERT-2 BPE vocabulary (tokenizer folder) from FASTA genomes.
+"""`train_vocab`: a DNABERT-2 BPE vocabulary (tokenizer folder) from FASTA genomes, or a k-mer tokenizer folder.
 
 The pipeline streams the files once: FASTA chunks -> upper-cased A/C/G/T runs -> fragments of bounded length ->
 a seeded random split into a held-out sample and a training sample, each kept within its budget in bases (so a
@@ -101,14 +101,32 @@ def sample_corpus(paths, max_bases, seed, fragment_length, min_run_length, heldo
     return train, heldout, counts
 
 
+def _check_kmer(kmer, stride):
+    from dnabert2.tokenizer.kmer import check_kmer
+
+    try:
+        check_kmer(kmer, stride)
+    except ValueError as e:
+        raise InputError(f"--kmer {kmer} --kmer-stride {stride}: {e}") from None
+
+
+def _kmer_tokenizer(kmer, stride):
+    """(the k-mer tokenizers.Tokenizer, what counts its tokens: the overlapping wrapper where there is one)."""
+    from dnabert2.tokenizer.kmer import OverlappingBackend, build_kmer_tokenizer
+
+    tok = build_kmer_tokenizer(kmer, stride)
+    return tok, (OverlappingBackend(tok, kmer) if stride == 1 and kmer > 1 else tok)
+
+
 def _token_stats(tok):
     from dnabert2.tokenizer.bpe import MIN_SIZE, SPECIALS
 
     lengths = [len(token) for token in tok.get_vocab() if token not in SPECIALS]
     histogram = collections.Counter(lengths)
+    is_bpe = json.loads(tok.to_str())["model"]["type"] == "BPE"
     return {
         "vocab_size": tok.get_vocab_size(),
-        "merges": tok.get_vocab_size() - MIN_SIZE,
+        "merges": tok.get_vocab_size() - MIN_SIZE if is_bpe else None,
         "mean_token_length_nt": round(sum(lengths) / len(lengths), 4),
         "max_token_length_nt": max(lengths),
         "token_length_histogram": {str(k): histogram[k] for k in sorted(histogram)},
@@ -118,7 +136,7 @@ def _token_stats(tok):
 def train_vocab(genomes, output, size=DEFAULT_SIZE, *, max_bases=DEFAULT_MAX_BASES, seed=0, min_frequency=2,
                 max_token_length=None, fragment_length=DEFAULT_FRAGMENT_LENGTH,
                 min_run_length=DEFAULT_MIN_RUN_LENGTH, heldout_fraction=DEFAULT_HELDOUT_FRACTION, threads=None,
-                force=False, progress=False):
+                kmer=None, kmer_stride=1, force=False, progress=False):
     """Learn a BPE vocabulary of exactly `size` tokens from FASTA files and write a tokenizer folder to `output`.
 
     `genomes`: one path or a list (plain, gzip or bgzip FASTA). Sequence is upper-cased and split at everything
@@ -128,6 +146,8 @@ def train_vocab(genomes, output, size=DEFAULT_SIZE, *, max_bases=DEFAULT_MAX_BAS
     fewer than `min_frequency` times are not made; `max_token_length` caps the token length in nt.
     The folder holds `tokenizer.json`, `tokenizer_config.json`, `special_tokens_map.json` and `vocab_stats.json`;
     the stats are also returned (with `output` and `seconds`). Raises InputError for bad input or options.
+    `kmer` K makes a k-mer tokenizer instead (`kmer_stride` 1: overlapping, K: non-overlapping; see
+    `dnabert2.tokenizer.kmer`): nothing is learnt and `size` is unused; the genomes give the held-out statistics.
     """
     from dnabert2.tokenizer.bpe import MergesRanOut, encoded_length, save_tokenizer_folder, train_bpe
     from dnabert2.tokenizer.fasta import check_fasta
@@ -135,6 +155,8 @@ def train_vocab(genomes, output, size=DEFAULT_SIZE, *, max_bases=DEFAULT_MAX_BAS
     start = time.perf_counter()
     paths = _check_options(genomes, size, max_bases, min_frequency, max_token_length, fragment_length,
                            min_run_length, heldout_fraction)
+    if kmer is not None:
+        _check_kmer(kmer, kmer_stride)
     check_new_output(output, force)
     for path in paths:
         check_fasta(path)
@@ -142,15 +164,21 @@ def train_vocab(genomes, output, size=DEFAULT_SIZE, *, max_bases=DEFAULT_MAX_BAS
     train, heldout, counts = sample_corpus(paths, max_bases, seed, fragment_length, min_run_length,
                                            heldout_fraction, progress)
     bases_used = sum(map(len, train))
-    log.info("training BPE on %d fragments (%d bp); %d fragments held out", len(train), bases_used, len(heldout))
-    try:
-        tok = train_bpe(train, size, min_frequency, max_token_length, threads, progress)
-    except MergesRanOut as e:
-        raise InputError(f"--size {size}: only {e.learned} tokens could be learned from {bases_used:,} bp of "
-                         f"{', '.join(map(str, paths))} (no pair left seen at least --min-frequency "
-                         f"{min_frequency} times); give more sequence or lower --size or --min-frequency") from None
+    if kmer is not None:
+        tok, counting = _kmer_tokenizer(kmer, kmer_stride)
+        bases_used = 0
+    else:
+        log.info("training BPE on %d fragments (%d bp); %d fragments held out", len(train), bases_used,
+                 len(heldout))
+        try:
+            tok = counting = train_bpe(train, size, min_frequency, max_token_length, threads, progress)
+        except MergesRanOut as e:
+            raise InputError(f"--size {size}: only {e.learned} tokens could be learned from {bases_used:,} bp of "
+                             f"{', '.join(map(str, paths))} (no pair left seen at least --min-frequency "
+                             f"{min_frequency} times); give more sequence or lower --size or --min-frequency"
+                             ) from None
     heldout_bases = sum(map(len, heldout))
-    heldout_tokens = encoded_length(tok, heldout) if heldout else 0
+    heldout_tokens = encoded_length(counting, heldout) if heldout else 0
     stats = {
         **counts,
         "bases_read": sum(f["bases"] for f in counts["files"]),
@@ -161,7 +189,10 @@ def train_vocab(genomes, output, size=DEFAULT_SIZE, *, max_bases=DEFAULT_MAX_BAS
         "heldout_fragments": len(heldout),
         "heldout_nt_per_token": round(heldout_bases / heldout_tokens, 4) if heldout_tokens else None,
         **_token_stats(tok),
-        "options": {"size": size, "max_bases": max_bases, "seed": seed, "min_frequency": min_frequency,
+        "tokenizer": "bpe" if kmer is None else ("kmer" if kmer_stride == 1 and kmer > 1 else "kmer_non_overlapping"),
+        "options": {"size": None if kmer is not None else size, "kmer": kmer,
+                    "kmer_stride": kmer_stride if kmer is not None else None, "max_bases": max_bases, "seed": seed,
+                    "min_frequency": min_frequency,
                     "max_token_length": max_token_length, "fragment_length": fragment_length,
                     "min_run_length": min_run_length, "heldout_fraction": heldout_fraction},
     }

@@ -92,8 +92,9 @@ def save_tokenizer_folder(tok, folder):
     folder = Path(folder)
     layout = json.loads(tok.to_str())
     # merges as "LEFT RIGHT" strings, as the release writes them (tokens hold no spaces; older readers need it)
-    layout["model"]["merges"] = [" ".join(pair) if isinstance(pair, list) else pair
-                                 for pair in layout["model"]["merges"]]
+    if "merges" in layout["model"]:  # BPE (k-mer folders are WordLevel)
+        layout["model"]["merges"] = [" ".join(pair) if isinstance(pair, list) else pair
+                                     for pair in layout["model"]["merges"]]
     (folder / "tokenizer.json").write_text(json.dumps(layout, indent=2, ensure_ascii=False) + "\n")
     config = {"tokenizer_class": "PreTrainedTokenizerFast", **SPECIAL_TOKENS,
               "model_max_length": NO_LENGTH_LIMIT, "clean_up_tokenization_spaces": False}

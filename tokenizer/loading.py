@@ -111,13 +111,15 @@ def _special_tokens(config_path):
 
 
 def load_tokenizer(path):
-    """Load a DNABERT-2 tokenizer as a `transformers.PreTrainedTokenizerFast` that upper-cases its input.
+    """Load a DNABERT-2 (BPE) or k-mer tokenizer as a `transformers.PreTrainedTokenizerFast` that upper-cases its input.
 
     `path` is a tokenizer or model folder written by this package, the released DNABERT-2-117M folder, a
     `tokenizer.json` file, or a hub id when online. Special tokens are `[UNK] [CLS] [SEP] [PAD] [MASK]`.
     """
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
+
+    from .kmer import OverlappingBackend, kmer_layout
 
     tokenizer_json, config_path = _resolve_files(path)
     try:
@@ -130,4 +132,9 @@ def load_tokenizer(path):
     if missing:
         raise InputError(located(tokenizer_json, f"special tokens {', '.join(missing)} are not in the vocabulary"))
     _add_upper_casing(tok)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=NO_LENGTH_LIMIT, **specials)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=NO_LENGTH_LIMIT, **specials)
+    layout = kmer_layout(tok)
+    if layout is not None and layout[1] == 1 and layout[0] > 1:
+        # overlapping k-mers: no pre-tokenizer of `tokenizers` emits overlapping pieces (see kmer.py)
+        fast._tokenizer = OverlappingBackend(fast.backend_tokenizer, layout[0])
+    return fast
