@@ -1,0 +1,134 @@
+"""The model side of score-variants: every window a block needs, each run once, in token-budget batches.
+
+Methods ask for what they need by window: `masked(seq, k)` (log p of real token k's own id with that token
+replaced by [MASK], for llr) and `plain(seq)` (the mean of the last hidden layer over the real tokens for emb, the
+classifier's logits for delta). Identical windows are one entry (the REF window of the variants of one position,
+the REF region of a saturation run), so each request is computed once while it stays cached; `compute()` runs all
+pending requests: rows sorted by length, packed into batches of at most `batch_tokens` padded tokens, masked and
+plain rows side by side. The masked-LM head runs only on the masked position of each row, not on every token.
+"""
+import time
+
+import numpy as np
+
+from dnabert2.common.batching import pad_rows, sorted_batches
+from dnabert2.variants.tokens import tokenise
+
+
+class Engine:
+    """Windows, their tokens and the model results asked for them; `clear()` forgets them (between blocks)."""
+
+    def __init__(self, loaded, batch_tokens, want_mean=False, want_logits=False):
+        net = loaded.net
+        self.tokenizer, self.device, self.batch_tokens = loaded.tokenizer, loaded.device, batch_tokens
+        self.encoder = getattr(net, "bert", net)  # the masked-LM and classifier models hold the encoder as .bert
+        self.mlm_head = getattr(net, "cls", None)
+        self.classifier = getattr(net, "classifier", None) if want_logits else None
+        self.want_mean = want_mean
+        self.stats = {"model_rows": 0, "model_tokens": 0, "model_seconds": 0.0}
+        self.clear()
+
+    def clear(self):
+        """Forget every window and result."""
+        self.ids = {}  # sequence -> its number
+        self.sequences = {}  # number -> sequence
+        self.tokens = {}  # number -> Tokenised
+        self.logp, self.mean, self.logits = {}, {}, {}
+        self._pending = {}  # (number, k or -1) -> None, in the order asked (an ordered set)
+        self._next = 0
+
+    def keep_only(self, sequences):
+        """Forget every window but these and their results (after a saturation chunk: all but the REF region)."""
+        numbers = set(self.sequences) - {self.ids[s] for s in sequences if s in self.ids}
+        for number in numbers:
+            self.ids.pop(self.sequences.pop(number), None)
+            self.tokens.pop(number, None)
+            self.mean.pop(number, None)
+            self.logits.pop(number, None)
+        self.logp = {key: value for key, value in self.logp.items() if key[0] not in numbers}
+
+    def add(self, sequence):
+        """The number of a window (upper case); tokenised by the next `tokenise()`."""
+        number = self.ids.get(sequence)
+        if number is None:
+            number = self.ids[sequence] = self._next
+            self.sequences[number] = sequence
+            self._next += 1
+        return number
+
+    def tokenise(self):
+        """Tokenise every window added since the last call (one tokenizer call)."""
+        new = [number for number in self.sequences if number not in self.tokens]
+        for number, tokens in zip(new, tokenise(self.tokenizer, [self.sequences[n] for n in new]) if new else ()):
+            self.tokens[number] = tokens
+
+    def masked(self, number, k):
+        if (number, k) not in self.logp:
+            self._pending[(number, k)] = None
+
+    def plain(self, number):
+        if number not in self.mean and number not in self.logits:
+            self._pending[(number, -1)] = None
+
+    def compute(self):
+        """Run every pending request through the model."""
+        rows = list(self._pending)
+        self._pending = {}
+        if not rows:
+            return
+        lengths = [len(self.tokens[number].ids) for number, _ in rows]
+        for batch in sorted_batches(lengths, token_budget=self.batch_tokens):
+            self._run([rows[i] for i in batch])
+
+    def _run(self, rows):
+        import torch
+
+        mask_id = self.tokenizer.mask_token_id
+        ids, attention = pad_rows([self.tokens[number].ids for number, _ in rows], self.tokenizer.pad_token_id)
+        masked = [r for r, (_, k) in enumerate(rows) if k >= 0]
+        targets = [int(ids[r, rows[r][1] + 1]) for r in masked]
+        for r in masked:
+            ids[r, rows[r][1] + 1] = mask_id  # token k sits after [CLS]
+        start = time.perf_counter()
+        with torch.inference_mode():
+            ids_t, attention_t = (torch.from_numpy(x).to(self.device) for x in (ids, attention))
+            out = self.encoder(input_ids=ids_t, attention_mask=attention_t)
+            hidden = out.last_hidden_state  # [B, S, H]
+            if masked:
+                self._store_logp(rows, masked, targets, hidden)
+            plain = [r for r, (_, k) in enumerate(rows) if k < 0]
+            if plain:
+                self._store_plain(rows, plain, hidden, attention_t, out.pooler_output)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.stats["model_seconds"] += time.perf_counter() - start
+        self.stats["model_rows"] += len(rows)
+        self.stats["model_tokens"] += int(attention.sum())
+
+    def _store_logp(self, rows, masked, targets, hidden):
+        import torch
+
+        index = torch.as_tensor(masked, device=hidden.device)
+        positions = torch.as_tensor([rows[r][1] + 1 for r in masked], device=hidden.device)
+        logits = self.mlm_head(hidden[index, positions]).float()  # [M, V], the masked positions only
+        picked = torch.log_softmax(logits, dim=-1).gather(1, torch.as_tensor(targets, device=hidden.device)[:, None])
+        for r, value in zip(masked, picked[:, 0].double().cpu().numpy()):
+            self.logp[rows[r]] = float(value)
+
+    def _store_plain(self, rows, plain, hidden, attention, pooled):
+        import torch
+
+        index = torch.as_tensor(plain, device=hidden.device)
+        if self.want_mean:
+            real = attention[index].clone()  # [P, S]: 1 on [CLS], the real tokens and [SEP]
+            sep = real.sum(1) - 1
+            real[:, 0] = 0
+            real[torch.arange(len(plain), device=real.device), sep] = 0
+            h = hidden[index].float()
+            mean = (h * real[..., None]).sum(1) / real.sum(1, keepdim=True)
+            for r, vector in zip(plain, mean.double().cpu().numpy()):
+                self.mean[rows[r][0]] = vector
+        if self.classifier is not None:
+            logits = self.classifier(pooled[index]).float()  # dropout is off in eval mode
+            for r, vector in zip(plain, logits.double().cpu().numpy()):
+                self.logits[rows[r][0]] = vector
