@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from dnabert2.errors import InputError
+from dnabert2.errors import InputError, ModelFolderError
 
 from .config import DNABert2Config
 
@@ -56,10 +56,24 @@ def read_release_state_dict(path, mmap=False):
                 raise
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # unpickling errors of every kind: the file is not a plain tensor checkpoint
-        raise InputError(f"{path}: not a readable PyTorch weights file ({type(e).__name__}: {e})") from None
+        raise ModelFolderError(f"{path}: {_unreadable(e)}") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise InputError(f"{path}: expected a dict of named tensors")
+        raise ModelFolderError(f"{path}: expected a dict of named tensors")
     return {rename_key(key): value for key, value in state.items()}
+
+
+def _unreadable(error):
+    """One line for a pickle torch.load(weights_only=True) refused or could not read (torch's own text is ~8 lines
+    and suggests weights_only=False, which would run the file's code)."""
+    text = str(error)
+    refused = re.search(r"GLOBAL ([\w.]+)", text)
+    if refused:
+        return (f"refused: this pickle calls {refused.group(1)}, so loading it could run code (only plain tensor "
+                f"checkpoints are read, with weights_only=True)")
+    boilerplate = ("Weights only load failed", "Please file an issue", "Check the documentation")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(boilerplate)]
+    reason = lines[0].split(". ")[0] if lines else type(error).__name__
+    return f"not a readable PyTorch weights file, truncated or damaged ({reason})"
 
 
 def rename_key(key):

@@ -3,8 +3,13 @@
 `staged_dir` and `staged_file` build an output under a hidden temporary name beside its destination and rename it
 into place only when the body finished without an exception; a failed or interrupted run leaves the destination
 untouched (and no temporary). `output_dir` and `output_file` add the check that the destination is new (or --force).
+
+`check_distinct_paths` refuses an output that is one of the run's inputs or another of its outputs (same path or
+same file), and `output_lock` holds `OUT.lock` beside an output for the whole run, so that a second run writing
+the same output is refused at once instead of both damaging it.
 """
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -174,3 +179,132 @@ def sha256_files(paths):
             for piece in iter(lambda: fh.read(1 << 22), b""):
                 digest.update(piece)
     return digest.hexdigest()
+
+
+def _same_file(a, b):
+    """Whether two paths name one file: equal once resolved, or the same inode (hard links, bind mounts)."""
+    a, b = Path(a), Path(b)
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_distinct_paths(outputs, inputs=()):
+    """InputError (before any work) when an output is the same file as an input or as another output.
+
+    outputs, inputs: (option, path) pairs such as ("-o", "out.h5"), ("--fasta", "in.fa"); None paths and "-"
+    (standard output) are skipped."""
+    outputs = [(o, p) for o, p in outputs if p is not None and str(p) != "-"]
+    inputs = [(o, p) for o, p in inputs if p is not None and str(p) != "-"]
+    for i, (option, path) in enumerate(outputs):
+        for other, given in inputs:
+            if _same_file(path, given):
+                raise InputError(f"{option} {path}: is also the input {other} {given}; writing it would destroy "
+                                 "the input (choose another output path)")
+        for other, given in outputs[i + 1:]:
+            if _same_file(path, given):
+                raise InputError(f"{option} {path}: is also the output {other} {given}; give each output its own "
+                                 "path")
+
+
+def lock_path(path):
+    """`out.h5` -> `out.h5.lock`: the file a run holds locked while it writes `out.h5`."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.lock")
+
+
+class OutputLock:
+    """An exclusive lock (flock) on `OUT.lock`, held from before any work until the run ends.
+
+    A second run that wants the same output is refused at once (InputError naming the running process). The lock
+    file is removed on release; one left by a killed run holds no lock and is taken over. `reserve` bytes are
+    allocated in the lock file and given back by `free_reserve()`: room that lets a run which filled the disk
+    still close its output cleanly.
+    """
+
+    def __init__(self, path, reserve=0):
+        self.path = Path(path)
+        self.lock = lock_path(path)
+        self.reserve = reserve
+        self.fd = None
+
+    def acquire(self):
+        import fcntl
+
+        check_writable_parent(self.path)
+        while True:
+            fd = os.open(self.lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                os.close(fd)
+                if e.errno not in (errno.EWOULDBLOCK, errno.EACCES, errno.EAGAIN):
+                    raise InputError(f"{self.path}: cannot lock {self.lock} ({e.strerror})") from None
+                raise InputError(f"{self.path}: in use by a running process{self._holder()}: another run is writing "
+                                 "this output; wait for it to finish or choose another output path") from None
+            if self._still_linked(fd):  # not a lock file a finishing run removed while we waited
+                break
+            os.close(fd)
+        self.fd = fd
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._allocate()
+        return self
+
+    def _still_linked(self, fd):
+        try:
+            return os.stat(self.lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            return False
+
+    def _holder(self):
+        try:
+            pid = self.lock.read_bytes()[:32].split(b"\n")[0].decode().strip()
+        except (OSError, UnicodeDecodeError):
+            return ""
+        return f" (pid {pid})" if pid.isdigit() else ""
+
+    def _allocate(self):
+        if not self.reserve:
+            return
+        try:
+            os.posix_fallocate(self.fd, 4096, self.reserve)
+        except OSError as e:
+            self.release()
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                from dnabert2.errors import OutputWriteError
+
+                raise OutputWriteError(f"{self.path}: no space left on the device (less than "
+                                       f"{self.reserve >> 20} MiB free); nothing was written") from None
+            # a filesystem without fallocate: run without the reserve
+
+    def free_reserve(self):
+        """Give the reserved room back to the filesystem (after a write failed for lack of space)."""
+        if self.fd is not None:
+            os.ftruncate(self.fd, 64)
+
+    def release(self):
+        if self.fd is None:
+            return
+        try:
+            self.lock.unlink()
+        except FileNotFoundError:
+            pass
+        os.close(self.fd)  # closing releases the flock
+        self.fd = None
+
+
+@contextlib.contextmanager
+def output_lock(path, reserve=0):
+    """Hold `OutputLock(path, reserve)` for the body; None paths and "-" take no lock (yield None)."""
+    if path is None or str(path) == "-":
+        yield None
+        return
+    lock = OutputLock(path, reserve).acquire()
+    try:
+        yield lock
+    finally:
+        lock.release()

@@ -1,11 +1,18 @@
-"""Labelled tables as token ids: tokenising each split (with truncation), choosing the max length, and padding a
-batch of examples into model inputs."""
+"""Labelled tables as token ids: tokenising each split (with truncation), choosing the max length, checking that
+the largest batch fits in memory, and padding a batch of examples into model inputs.
+
+The automatic max length is the longest training example unless that one is an outlier: it is capped at
+4 x the median training length (never below 512 tokens), so one 100 kbp row among 300 bp ones is truncated
+(with a warning that counts the rows cut) instead of padding every batch to 25,000 tokens."""
 import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 log = logging.getLogger(__name__)
+
+AUTO_LENGTH_FLOOR = 512  # tokens: the automatic max length never cuts an example shorter than this
+AUTO_LENGTH_MEDIANS = 4  # ... nor keeps one longer than this many times the median training example
 
 
 @dataclass
@@ -35,9 +42,15 @@ def encode_split(tokenizer, split, max_length):
 
 
 def automatic_max_length(tokenizer, split):
-    """The longest training example in tokens (specials included), so that nothing in train is truncated."""
-    encoded = encode_split(tokenizer, split, None)
-    return int(encoded.lengths.max())
+    """The longest training example in tokens (specials included), capped at max(512, 4 x the median length) so
+    that a few outliers do not set the length of every batch."""
+    lengths = encode_split(tokenizer, split, None).lengths
+    longest = int(lengths.max())
+    cap = max(AUTO_LENGTH_FLOOR, AUTO_LENGTH_MEDIANS * int(np.ceil(np.median(lengths))))
+    if longest > cap:
+        log.info("max length capped at %d tokens (4 x the median training example; the longest has %d)", cap,
+                 longest)
+    return min(longest, cap)
 
 
 def encode_all(tokenizer, labelled, max_length):
@@ -49,9 +62,22 @@ def encode_all(tokenizer, labelled, max_length):
     encoded = {name: encode_split(tokenizer, split, max_length) for name, split in labelled.splits().items()}
     for name, enc in encoded.items():
         if enc.truncated:
-            log.warning("%s: %d of %d examples truncated to %d tokens", name, enc.truncated, len(enc.lengths),
-                        max_length)
+            log.warning("%s: %d of %d examples truncated to %d tokens (--max-length sets the length)", name,
+                        enc.truncated, len(enc.lengths), max_length)
     return encoded, max_length
+
+
+def check_batch_memory(encoded, settings, max_length, model, device, dtype):
+    """InputError (before training starts) when the largest training batch, --batch-size rows of the longest
+    example, would need more memory than `device` has; it names the options to lower."""
+    from dnabert2.common.memory import ModelSize, check_fits, training_bytes
+
+    lengths = encoded["train"].lengths
+    rows, length = min(settings.batch_size, len(lengths)), int(lengths.max())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    needed = training_bytes(ModelSize.of(model.config, dtype, device), rows, length, trainable)
+    check_fits(needed, f"training: the largest batch ({rows} rows of {length} tokens)",
+               f"--max-length (now {max_length}) or --batch-size (now {settings.batch_size})", device)
 
 
 def collate(encoded, indices, pad_id, device):

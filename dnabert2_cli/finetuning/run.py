@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dnabert2.common.files import check_new_output, output_dir
+from dnabert2.common.files import check_distinct_paths, check_new_output, output_dir
 from dnabert2.errors import InputError
 from dnabert2.finetuning.metrics import is_better, metric_names
 from dnabert2.finetuning.settings import Settings
@@ -62,6 +62,8 @@ def finetune(output, *, model, train=None, dev=None, test=None, data=None, task=
     from dnabert2.finetuning.reports import metrics_summary, training_record, write_reports
 
     output = Path(output)
+    inputs = [("--model", model), ("--data", data), ("--train", train), ("--dev", dev), ("--test", test)]
+    check_distinct_paths([("-o", output)], [(o, p) for o, p in inputs if isinstance(p, (str, Path))])
     check_new_output(output, force)
     try:
         settings = Settings(**options)
@@ -80,7 +82,9 @@ def finetune(output, *, model, train=None, dev=None, test=None, data=None, task=
                 save_classifier(finished.best.model, tokenizer, tmp, settings.lora, settings.save_adapter,
                                 finished.base_model)
             write_reports(tmp, finished, summary, record)
-    return summary
+    from dnabert2.common.runtime import precision_name
+
+    return {**summary, "device": str(torch_device), "precision": precision_name(dtype)}  # for the summary line
 
 
 def _prepare_data(settings, train, dev, test, data, task):
@@ -102,7 +106,7 @@ def _train_seeds(model_path, labelled, settings, device, dtype, quiet):
     """Train every seed; the run with the best dev score keeps its model (run.model), the others drop theirs.
     Returns (FinishedRun, tokenizer)."""
     from dnabert2.finetuning.classifier import build_classifier, set_seed
-    from dnabert2.finetuning.encoding import encode_all
+    from dnabert2.finetuning.encoding import check_batch_memory, encode_all
     from dnabert2.finetuning.lora import apply_lora
     from dnabert2.finetuning.loop import Job, evaluate, train_one
     from dnabert2.finetuning.reports import FinishedRun, base_model_name
@@ -118,6 +122,8 @@ def _train_seeds(model_path, labelled, settings, device, dtype, quiet):
             job = Job(labelled, encoded, settings, device, dtype, tokenizer.pad_token_id, weights, quiet)
         if settings.lora:
             net = apply_lora(net, settings.lora_settings())
+        if not runs:
+            check_batch_memory(job.encoded, settings, max_length, net, device, dtype)
         parameters = {"total": sum(p.numel() for p in net.parameters()),
                       "trainable": sum(p.numel() for p in net.parameters() if p.requires_grad)}
         set_seed(run_seed)

@@ -10,6 +10,8 @@ The delimiter follows the extension (`.csv` comma, `.tsv` tab); for any other na
 the other delimiter, it is sniffed from the header. A line that holds both delimiters is rejected.
 Every row is checked, and every problem names the file and line: wrong field count, empty sequence, characters
 outside IUPAC DNA, missing or malformed label, a class that occurs only in dev or test, one-class training data.
+A missing-value marker in a label column (`NaN`, `NA`, `N/A`, `#N/A`, `null` in any case, or an empty field) is
+refused: it is neither a class nor a finite number.
 """
 import csv
 import logging
@@ -32,6 +34,7 @@ ID_COLUMNS = ("id", "name")
 TASKS = ("auto", "classification", "regression", "multilabel")
 SPLITS = ("train", "dev", "test")
 TABLE_EXTENSIONS = (".csv", ".tsv", ".csv.gz", ".tsv.gz")  # a split's table is e.g. train.csv or dev.tsv.gz
+MISSING_LABELS = {"", "nan", "+nan", "-nan", "na", "n/a", "#n/a", "null"}  # compared in lower case
 _TRUE = {"1", "1.0", "true", "yes"}
 _FALSE = {"0", "0.0", "false", "no"}
 _DELIMITER_NAMES = {",": "comma", "\t": "tab"}
@@ -201,8 +204,7 @@ def read_table(path):
                                                     fields[sequence_index[1]]))
         labels = tuple(fields[i].strip() for i in label_index)
         for column, value in zip(table.label_columns, labels):
-            if not value:
-                raise InputError(located(path, f"missing label in column {column!r}", number))
+            _check_label(path, number, column, value)
         table.labels.append(labels)
         table.lines.append(number)
         if table.ids is not None:
@@ -210,6 +212,15 @@ def read_table(path):
     if not table.sequences:
         raise InputError(located(path, "no rows after the header", header_number))
     return table
+
+
+def _check_label(path, line, column, value):
+    """InputError for an empty label or a missing-value marker (NaN, NA, null: not a class, not a number)."""
+    if not value:
+        raise InputError(located(path, f"missing label in column {column!r}", line))
+    if value.lower() in MISSING_LABELS:
+        raise InputError(located(path, f"missing label {value!r} in column {column!r}: a missing value is neither "
+                                       "a class nor a finite number; drop the row or give its label", line))
 
 
 def table_names(split):

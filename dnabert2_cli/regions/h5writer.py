@@ -6,10 +6,18 @@ block is flushed to disk and then marked in `/done`. Finishing sets the root att
 file to `OUT`. A run killed at any point leaves a partial file whose `done` rows are final; `resume` reopens it
 and says from which row to go on (`merging.merge` joins the files of `--shard K/N` runs into one).
 
+A full disk stops the run with `OutputWriteError` (exit 1) before HDF5 meets it: each block is written only when
+the disk has room for its bytes plus `ROOM_MARGIN`, so the file is closed cleanly with every finished row kept for
+`--resume`. A write that fails anyway (another process filled the disk, quota, I/O error) is caught too: the room
+the run's lock file held back (`RESERVE_BYTES`) is given back so that HDF5 can close the file, and the partial file
+is kept only when it reopens and its finished rows read back, else it is removed. HDF5 does not always recover
+from a failed write, so that second path is best effort; the first is the one a run that fills the disk takes.
+
 The writer knows nothing about models: it takes named numpy columns and appends per-token arrays.
 """
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -17,16 +25,22 @@ import numpy as np
 
 from dnabert2 import __version__
 from dnabert2.common.files import check_writable_parent
-from dnabert2.errors import InputError
+from dnabert2.errors import InputError, OutputWriteError
 
 STRING = "str"  # column dtype marker for variable-length UTF-8 strings
+# room held back in the run's lock file: HDF5 needs some to close a file after a write failed for lack of space
+# (the chunk caches, 1 MiB per dataset, and the metadata); without it the close fails and the process crashes
+RESERVE_BYTES = 32 << 20
+# free space a block of rows must leave beyond its own bytes (HDF5 metadata, chunks rewritten elsewhere)
+ROOM_MARGIN = 16 << 20
 CHUNK_BYTES = 1 << 18  # about 256 KiB per chunk before compression
 TOKENS = "tokens"
 
 # root attributes that must agree for --resume to continue a file and for merge to join shards
 SETTINGS = ("kind", "model_weights_sha256", "tokenizer_sha256", "pooling", "layer", "window", "stride", "resize",
             "clip", "rc_average", "precision", "half_output", "batch_tokens", "lookahead", "input_fingerprint",
-            "n_regions_total", "label_names", "problem_type")
+            "n_regions_total", "label_names", "problem_type",
+            "methods", "context", "flank_tokens", "max_indel")  # the last four: score-variants
 
 
 def partial_path(path):
@@ -70,7 +84,7 @@ def create_dataset(f, name, rows, dtype, tail=(), fill=None):
                             chunks=(min(max(rows, 1), _chunk_rows(dtype, tail)), *tail), fillvalue=fill, **kwargs)
 
 
-def _plain(value):
+def plain_value(value):
     """An attribute value as a plain Python value (numpy scalars and bytes unwrapped)."""
     if isinstance(value, np.generic):
         value = value.item()
@@ -81,7 +95,7 @@ def _plain(value):
 
 def same_attr(a, b):
     """Whether two attribute values are equal once unwrapped (numpy scalars, bytes)."""
-    return _plain(a) == _plain(b)
+    return plain_value(a) == plain_value(b)
 
 
 def _put_rows(datasets, offsets, start, columns, token_ends):
@@ -101,20 +115,34 @@ class H5Writer:
     token_columns: the same for the per-token datasets under /tokens (--pooling none), grown as tokens arrive.
     """
 
-    def __init__(self, path, h5file, first_pending):
+    def __init__(self, path, h5file, first_pending, reserve=None):
         self.path = Path(path)
         self.partial = partial_path(path)
         self.f = h5file
+        self.reserve = reserve  # the run's OutputLock: its room is given back when a write fails
+        # every dataset opened once and kept open: a temporary handle closed while the disk is full would flush
+        # (and fail) inside h5py's garbage collection, before the reserve is given back, damaging the library's state
+        self.datasets = {}
+        h5file.visititems(self._keep_dataset)
         self.first_pending = first_pending  # rows before this one are done
         self.rows = h5file["done"].shape[0]
         self.n_tokens = int(h5file[f"{TOKENS}/offsets"][first_pending]) if TOKENS in h5file else 0
 
+    def _keep_dataset(self, name, obj):
+        if hasattr(obj, "shape"):
+            self.datasets[name] = obj  # returns None: visititems goes on
+
     @classmethod
-    def create(cls, path, rows, columns, attrs, token_columns=None):
+    def create(cls, path, rows, columns, attrs, token_columns=None, reserve=None):
         import h5py
 
         partial = partial_path(path)
-        f = h5py.File(partial, "w")
+        try:
+            f = h5py.File(partial, "w")
+        except OSError as e:
+            partial.unlink(missing_ok=True)
+            raise OutputWriteError(f"{partial}: cannot create it ({write_error_reason(e)}); nothing was written") \
+                from None
         try:
             for name, (dtype, tail) in columns.items():
                 create_dataset(f, name, rows, dtype, tail)
@@ -130,14 +158,19 @@ class H5Writer:
             f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             f.attrs["complete"] = False
             f.flush()
+        except (OSError, RuntimeError) as e:
+            _close_after_failure(f, reserve)
+            partial.unlink(missing_ok=True)
+            raise OutputWriteError(f"{partial}: cannot write it ({write_error_reason(e)}); nothing was kept") \
+                from None
         except BaseException:
             f.close()
             partial.unlink(missing_ok=True)
             raise
-        return cls(path, f, 0)
+        return cls(path, f, 0, reserve)
 
     @classmethod
-    def resume(cls, path, attrs):
+    def resume(cls, path, attrs, reserve=None):
         """Reopen `OUT.partial.h5`; InputError when it was made with other settings or input."""
         import h5py
 
@@ -149,14 +182,14 @@ class H5Writer:
                              f"start over with --force") from None
         for key in (*SETTINGS, "shard"):
             if key in attrs and not same_attr(f.attrs.get(key), _attr(attrs[key])):
-                stored = _plain(f.attrs.get(key))
+                stored = plain_value(f.attrs.get(key))
                 f.close()
                 raise InputError(f"{partial}: cannot resume: it was made with {key} = {stored!r}, this run has "
                                  f"{_attr(attrs[key])!r} (give the same options and input, or start over with --force)")
         done = f["done"][:]
         pending = np.flatnonzero(~done)
         first = int(pending[0]) if pending.size else len(done)
-        writer = cls(path, f, first)
+        writer = cls(path, f, first, reserve)
         if TOKENS in f:  # drop tokens appended after the last finished row
             for name, dataset in f[TOKENS].items():
                 if name != "offsets":
@@ -167,33 +200,128 @@ class H5Writer:
     def append_tokens(self, arrays):
         """Append per-token rows (same length for every /tokens dataset), in input order."""
         n = len(next(iter(arrays.values())))
-        for name, values in arrays.items():
-            dataset = self.f[f"{TOKENS}/{name}"]
-            dataset.resize(self.n_tokens + n, axis=0)
-            dataset[self.n_tokens:self.n_tokens + n] = values
+        self._check_room(sum(_nbytes(values) for values in arrays.values()))
+        try:
+            for name, values in arrays.items():
+                dataset = self.datasets[f"{TOKENS}/{name}"]
+                dataset.resize(self.n_tokens + n, axis=0)
+                dataset[self.n_tokens:self.n_tokens + n] = values
+        except (OSError, RuntimeError) as e:
+            raise self._write_failed(e) from None
         self.n_tokens += n
 
     def write_rows(self, start, columns, token_ends=None):
         """Write rows start.. of every column, flush, then mark them done (so `done` never runs ahead of data)."""
-        n = _put_rows(self.f, self.f.get(f"{TOKENS}/offsets"), start, columns, token_ends)
-        self.f.flush()
-        self.f["done"][start:start + n] = True
-        self.f.flush()
+        self._check_room(sum(_nbytes(values) for values in columns.values()))
+        try:
+            n = _put_rows(self.datasets, self.datasets.get(f"{TOKENS}/offsets"), start, columns, token_ends)
+            self.f.flush()
+            self.datasets["done"][start:start + n] = True
+            self.f.flush()
+        except (OSError, RuntimeError) as e:
+            raise self._write_failed(e) from None
 
     def finish(self, attrs=None):
         """Mark the file complete and rename it into place; returns the final path."""
-        if not self.f["done"][:].all():
+        if not self.datasets["done"][:].all():
             raise RuntimeError(f"{self.partial}: finish() with rows not done")
-        for key, value in (attrs or {}).items():
-            self.f.attrs[key] = _attr(value)
-        self.f.attrs["complete"] = True
-        self.f.close()
+        try:
+            for key, value in (attrs or {}).items():
+                self.f.attrs[key] = _attr(value)
+            self.f.attrs["complete"] = True
+            self.f.close()
+        except (OSError, RuntimeError) as e:
+            raise self._write_failed(e) from None
         os.replace(self.partial, self.path)
         return self.path
+
+    def _check_room(self, nbytes):
+        """Stop (OutputWriteError, the file closed cleanly) when the disk lacks room for `nbytes` more."""
+        try:
+            stat = os.statvfs(self.partial.resolve().parent)
+        except OSError:
+            return
+        free = stat.f_bavail * stat.f_frsize
+        if free < nbytes + ROOM_MARGIN:
+            raise self._stopped(f"no space left on device: {free >> 20} MiB free, the next rows need about "
+                                f"{(nbytes + ROOM_MARGIN + (1 << 20) - 1) >> 20} MiB")
+
+    def _write_failed(self, error):
+        """After a failed write: close the file, keep the partial only if `--resume` can use it; the error to raise."""
+        return self._stopped(f"writing failed ({write_error_reason(error)})")
+
+    def _stopped(self, reason):
+        """Close the file (the reserve given back first), keep the partial only if `--resume` can use it; -> the
+        OutputWriteError to raise, saying what was kept."""
+        _close_after_failure(self.f, self.reserve)
+        done = readable_done_rows(self.partial)
+        if not done:
+            self.partial.unlink(missing_ok=True)
+            return OutputWriteError(f"{self.path}: {reason}; no finished rows could be kept, the partial file is "
+                                    f"removed")
+        return OutputWriteError(f"{self.path}: {reason}; the {done} rows finished are kept in {self.partial}: make "
+                                f"room and continue with --resume")
 
     def close(self):
         if self.f.id.valid:
             self.f.close()
+
+
+def _nbytes(values):
+    """Bytes a column takes on disk before compression (strings: their UTF-8 length plus the heap's overhead)."""
+    values = np.asarray(values)
+    if values.dtype == object:
+        return sum(len(str(v).encode()) + 16 for v in values.ravel())
+    return values.nbytes
+
+
+def _close_after_failure(f, reserve):
+    """Close an HDF5 file whose last write failed: first give back the lock's reserved room, so that HDF5 can flush
+    what it holds and close (a file it cannot close crashes the interpreter at exit)."""
+    if reserve is not None:
+        reserve.free_reserve()
+    try:
+        if f.id.valid:
+            f.close()
+    except Exception:  # noqa: BLE001 - the file is judged by readable_done_rows next
+        pass
+
+
+def write_error_reason(error):
+    """The cause of a failed write in a few words (HDF5 buries it in a long message)."""
+    text = str(error)
+    found = re.search(r"error message = '([^']+)'", text)
+    if found:
+        return found.group(1)
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return (text.splitlines() or [type(error).__name__])[0]
+
+
+def readable_done_rows(partial):
+    """How many rows of a partial file are marked done and read back (the last done row of every dataset and its
+    tokens); 0 when the file cannot be opened or read."""
+    import h5py
+
+    try:
+        with h5py.File(partial, "r") as f:
+            done = f["done"][:]
+            if not done.any():
+                return 0
+            last = int(np.flatnonzero(done)[-1])
+            names = []
+            f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+            for name in names:
+                if not name.startswith(f"{TOKENS}/"):
+                    f[name][last]
+            if TOKENS in f:
+                lo, hi = (int(x) for x in f[f"{TOKENS}/offsets"][last:last + 2])
+                for name in f[TOKENS]:
+                    if name != "offsets":
+                        f[f"{TOKENS}/{name}"][lo:hi]
+            return int(done.sum())
+    except Exception:  # noqa: BLE001 - any failure to read means --resume cannot use the file
+        return 0
 
 
 class MemoryWriter:
@@ -233,6 +361,33 @@ class MemoryWriter:
         pass
 
 
+class Finishing:
+    """`with Finishing(writer, mode):` write the rows; then the file is finished (renamed into place). Bad input
+    (InputError) removes the partial file of a new run ("new"); a failed write (OutputWriteError) has closed it
+    already and says what it kept; anything else (Ctrl-C, a crash) closes it with its finished rows, for --resume."""
+
+    def __init__(self, writer, mode):
+        self.writer, self.mode = writer, mode
+
+    def __enter__(self):
+        return self.writer
+
+    def __exit__(self, kind, error, traceback):
+        if kind is None:
+            self.writer.finish()
+        elif not issubclass(kind, OutputWriteError):
+            self.writer.close()
+            if issubclass(kind, InputError):
+                if self.mode == "new":
+                    self.writer.partial.unlink(missing_ok=True)
+            else:
+                import logging
+
+                logging.getLogger(__name__).warning("stopped; the rows finished so far are kept in %s: continue "
+                                                    "with --resume", self.writer.partial)
+        return False
+
+
 def check_output(path, resume, force):
     """Before any work: what to do about OUT and OUT.partial.h5 -> "new" or "resume"."""
     path = Path(path)
@@ -250,7 +405,7 @@ def check_output(path, resume, force):
         raise InputError(f"{path}: nothing to resume ({partial} does not exist); run without --resume")
     if path.exists():
         raise InputError(f"{path}: output file already exists (use --force to overwrite it)")
-    if partial.exists():
+    if partial.exists():  # the caller holds the output's lock, so no running process is writing it
         raise InputError(f"{partial}: an interrupted run of this output exists; continue it with --resume or "
                          f"start over with --force")
     return "new"

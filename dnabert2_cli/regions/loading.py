@@ -1,5 +1,6 @@
 """The model of an embed or predict run: --device and --precision resolved (one GPU per torchrun rank), and the
 model folder, hub id or in-memory (model, tokenizer) pair loaded for the run's task."""
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,30 @@ def load(model, task, device, dtype):
     with quiet_transformers(logs=True):  # no load report: embed never uses the pooler a masked-LM folder lacks
         net, tokenizer = load_model(model, task=task, device=device, dtype=dtype)
     return LoadedModel(net, tokenizer, model, device, dtype)
+
+
+def check_model(model, task):
+    """A model folder checked as a whole before any input is read (`common.models.check_model_folder`); predict
+    also needs a fine-tuned one. A hub id or an in-memory model is checked when it loads."""
+    if isinstance(model, (str, os.PathLike)) and Path(model).is_dir():
+        from dnabert2.common.models import check_model_folder
+
+        check_model_folder(model)
+        if task == "classification":
+            _check_classifier_folder(model)
+
+
+def check_batch_memory(settings, loaded, longest_bp):
+    """InputError when one model call (--batch-tokens padded tokens, windows of up to --window bp, as long as the
+    longest region) would need more memory than the device has left after loading the model."""
+    from dnabert2.common.memory import ModelSize, check_fits, inference_bytes
+
+    # tokens of the longest window: at most one per base, plus [CLS] and [SEP]
+    length = min(settings.window, longest_bp or settings.window) + 2
+    tokens = max(settings.batch_tokens, length)
+    size = ModelSize.of(loaded.net.config, loaded.dtype, loaded.device)
+    check_fits(inference_bytes(size, tokens, length), f"one model call ({tokens} padded tokens)",
+               f"--batch-tokens (now {settings.batch_tokens}) or --window (now {settings.window})", loaded.device)
 
 
 def check_layer(layer, config):

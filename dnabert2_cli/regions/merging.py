@@ -8,7 +8,10 @@ import json
 import numpy as np
 
 from dnabert2.errors import InputError
-from dnabert2.regions.h5writer import SETTINGS, STRING, TOKENS, create_dataset, same_attr
+from dnabert2.regions.h5writer import SETTINGS, STRING, TOKENS, create_dataset, plain_value, same_attr
+
+
+INDEX_NAMES = ("regions/index", "variants/index", "sites/index")
 
 
 def _read_complete(path):
@@ -26,10 +29,11 @@ def _read_complete(path):
 
 def merge(inputs, output, force=False, block_rows=65536):
     """Join the shard files of one run (`--shard K/N`, K = 0..N-1) into `output`, rows in input order."""
-    from dnabert2.common.files import check_new_output, output_file
+    from dnabert2.common.files import check_distinct_paths, check_new_output, output_file
 
     if not inputs:
         raise InputError("merge: give the shard files to join")
+    check_distinct_paths([("-o", output)], [("shard", path) for path in inputs])
     check_new_output(output, force, what="output file")
     files = [_read_complete(p) for p in inputs]
     try:
@@ -42,8 +46,8 @@ def merge(inputs, output, force=False, block_rows=65536):
             k, n = (int(x) for x in shard.split("/"))
             for key in SETTINGS:
                 if not same_attr(f.attrs.get(key), first.attrs.get(key)):
-                    raise InputError(f"{path}: {key} = {f.attrs.get(key)!r} differs from {inputs[0]} "
-                                     f"({first.attrs.get(key)!r}); these are not shards of one run")
+                    raise InputError(f"{path}: {key} = {plain_value(f.attrs.get(key))!r} differs from {inputs[0]} "
+                                     f"({plain_value(first.attrs.get(key))!r}); these are not shards of one run")
             if k in shards:
                 raise InputError(f"{path}: shard {shard} given twice (also {shards[k][0]})")
             shards[k] = (path, f, n)
@@ -75,7 +79,8 @@ def _merge_into(tmp, files, total, block_rows):
     import h5py
 
     first = files[0]
-    indexes = [f["regions/index"][:] for f in files]
+    # the input position of each row: /regions/index (embed, predict), /variants/index or /sites/index (score-variants)
+    indexes = [next(f[name] for name in INDEX_NAMES if name in f)[:] for f in files]
     owner = np.empty(total, dtype=np.int64)  # which shard holds each input row, and where
     position = np.empty(total, dtype=np.int64)
     seen = np.zeros(total, dtype=bool)

@@ -31,6 +31,24 @@ def fasta_regions(path, resize=None):
         yield number, Region(name, start, end, name, "+", sequence=sequence)
 
 
+def check_input_file(option, path, what):
+    """InputError unless `path` is a file the run can read twice (a check, then the run): missing, a folder, an
+    empty device such as /dev/null, or a pipe each get their own message."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{option} {path}: {what} not found")
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder, not a {what}")
+    if path.is_file():
+        return
+    if path.is_char_device():
+        with open(path, "rb") as fh:
+            if not fh.read(1):
+                raise InputError(f"{option} {path}: the file is empty (no regions)")
+    raise InputError(f"{option} {path}: not a regular file (a pipe or a device); the input is read twice, to check "
+                     f"it and then to run, so save it to a file first")
+
+
 class RegionSource:
     """The regions of one run: `--fasta FILE`, or `--bed FILE --ref GENOME`, or an in-memory list.
 
@@ -38,7 +56,7 @@ class RegionSource:
     iterating yields the regions again in input order, lazily, so memory does not grow with their number.
     """
 
-    def __init__(self, fasta=None, bed=None, ref=None, regions=None, clip=False, resize=None):
+    def __init__(self, fasta=None, bed=None, ref=None, regions=None, clip=False, resize=None, index_dir=None):
         given = [x is not None for x in (fasta, bed, regions)]
         if sum(given) == 0:
             raise InputError("no regions: give --fasta FILE, or --bed FILE with --ref GENOME")
@@ -50,16 +68,17 @@ class RegionSource:
             raise InputError("--ref is only used with --bed; --fasta records carry their own sequence")
         if resize is not None and resize < 1:
             raise InputError(f"--resize {resize}: must be at least 1 bp")
-        if fasta is not None and not Path(fasta).is_file():
-            raise InputError(f"--fasta {fasta}: FASTA file not found")
-        if bed is not None and not Path(bed).is_file():
-            raise InputError(f"--bed {bed}: BED file not found")
+        if fasta is not None:
+            check_input_file("--fasta", fasta, "FASTA file")
+        if bed is not None:
+            check_input_file("--bed", bed, "BED file")
         self.fasta, self.bed, self.clip, self.resize = fasta, bed, clip, resize
         self._list = [as_region(item, i) for i, item in enumerate(regions, 1)] if regions is not None else None
-        self.reference = Reference(ref) if bed is not None else None
+        self.reference = Reference(ref, index_dir=index_dir) if bed is not None else None
         self.count = None
         self.fingerprint = None
         self.total_bp = None
+        self.longest_bp = None
 
     def _numbered(self):
         if self._list is not None:
@@ -71,10 +90,11 @@ class RegionSource:
     def scan(self):
         """Check the whole input, count its regions and fingerprint it; InputError on the first bad line."""
         digest = hashlib.sha256()
-        count = total = 0
+        count = total = longest = 0
         for _, region in self._numbered():
             count += 1
             total += region.length
+            longest = max(longest, region.length)
             digest.update(f"{region.chrom}\t{region.start}\t{region.end}\t{region.strand}\t{region.name}\n".encode())
             if region.sequence is not None:
                 digest.update(region.sequence.encode())
@@ -82,6 +102,7 @@ class RegionSource:
             where = self.bed or self.fasta or "regions"
             raise InputError(f"{where}: no regions found (the input is empty)")
         self.count, self.total_bp, self.fingerprint = count, total, digest.hexdigest()
+        self.longest_bp = longest
         return self
 
     def __iter__(self):
