@@ -15,6 +15,7 @@ _LAZY = {
     "embed": ".regions.run",
     "predict": ".regions.run",
     "merge": ".regions.merging",
+    "score_variants": ".variants.run",
     "finetune": ".finetuning.run",
     "benchmark_gue": ".finetuning.gue",
     "pretrain": ".pretraining.loop",

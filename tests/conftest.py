@@ -12,6 +12,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "test_data"
 SHARED_DATA = Path(os.environ.get("DNABERT2_SHARED_DATA", REPO.parent / "shared" / "data"))
+# --precision auto means bf16 on a CPU with native bf16 and fp32 on others: pin it to fp32 so that the suite's
+# numbers (compared with plain fp32 computations) do not depend on the CPU it runs on. tests/test_precision.py
+# clears it to test auto itself.
+os.environ["DNABERT2_PRECISION"] = "fp32"
 
 
 # the human hg38 chr2:1-2,333,275 slice and its BED files, under the shared data folder
@@ -30,6 +34,13 @@ def shared_path(*parts):
     if not path.exists():
         pytest.skip(f"shared data not found: {path} (set DNABERT2_SHARED_DATA to the folder holding shared/data)")
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _reference_cache_in_tmp(tmp_path_factory):
+    """Reference indexes the package keeps in its cache (gzip references, read-only folders) go to a temporary
+    folder, never to the user's ~/.cache/dnabert2."""
+    os.environ["DNABERT2_CACHE"] = str(tmp_path_factory.mktemp("dnabert2_cache"))
 
 
 @pytest.fixture
@@ -75,3 +86,60 @@ def tiny_model_dir(tmp_path_factory, reference_tokenizer_dir):
     model.save_pretrained(folder)
     load_tokenizer(reference_tokenizer_dir).save_pretrained(folder)
     return folder
+
+
+def sigkill_after_rows(args, partial, rows, timeout=120):
+    """Run `python -m dnabert2 ARGS` and SIGKILL it once its partial HDF5 file (`partial`) marks `rows` rows done;
+    returns (rows done, rows in the file) as last read. For the kill-then-resume tests of embed and score-variants."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import h5py
+
+    proc = subprocess.Popen([sys.executable, "-m", "dnabert2", *map(str, args)], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done, total, deadline = 0, None, time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        try:  # the writer holds the file; read it without a lock, retrying a read caught mid-write
+            with h5py.File(partial, "r", locking=False) as f:
+                done, total = int(f["done"][:].sum()), f["done"].shape[0]
+        except (OSError, KeyError):
+            pass
+        if done >= rows:
+            break
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
+    return done, total
+
+
+def h5_datasets(path):
+    """{dataset name: array} of every dataset of an HDF5 file, read with plain h5py."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        names = []
+        f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+        return {n: f[n][:] for n in names}
+
+
+def assert_same_as_uninterrupted(run_cli, resumed, args):
+    """Run `dnabert2 ARGS` (writing an uninterrupted file) in this process with one torch thread, as the killed
+    and resumed subprocesses ran, and assert that every dataset of the `resumed` file equals it bit for bit."""
+    import numpy as np
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert run_cli(*args).exit_code == 0
+    finally:
+        torch.set_num_threads(threads)
+    whole = args[args.index("-o") + 1]
+    a, b = h5_datasets(resumed), h5_datasets(whole)
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)

@@ -3,18 +3,16 @@
 Every row is compared with a plain computation written here: tokenise the upper-cased sequence with [CLS] and
 [SEP], run the encoder, pool over the real tokens (for long regions: per window, then the token-weighted mean).
 """
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import h5py
 import numpy as np
 import pytest
 import torch
 
-from conftest import CHR2, REPO, revcomp, shared_path
+from conftest import CHR2, REPO, assert_same_as_uninterrupted, revcomp, shared_path, sigkill_after_rows
+from conftest import h5_datasets as datasets
 
 
 
@@ -66,13 +64,6 @@ def region_sequences(bed, genome):
         out.append((f[0], int(f[1]), int(f[2]), f[3], "-" if f[5].strip() == "-" else "+",
                     revcomp(seq) if f[5].strip() == "-" else seq))
     return out
-
-
-def datasets(path):
-    with h5py.File(path, "r") as f:
-        names = []
-        f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
-        return {n: f[n][:] for n in names}
 
 
 @pytest.fixture(scope="module")
@@ -139,14 +130,14 @@ def tiled_reference(reference, seq, window, stride, pooling):
     for s in starts:
         hidden, _, _ = reference(seq[s:s + window])
         real = hidden[1:-1]
-        vectors.append({"mean": real.mean(0), "max": real.max(0), "cls": hidden[0]}[pooling])
-        weights.append(len(real))
+        vectors.append({"mean": real.mean(0), "mean-all": hidden.mean(0), "max": real.max(0), "cls": hidden[0]}[pooling])
+        weights.append(len(hidden) if pooling == "mean-all" else len(real))  # mean-all: every token counts
     if pooling == "max":
         return np.max(vectors, axis=0), len(starts)
     return np.average(vectors, axis=0, weights=weights), len(starts)
 
 
-@pytest.mark.parametrize("pooling, stride", [("mean", 1000), ("max", 700), ("cls", 700)])
+@pytest.mark.parametrize("pooling, stride", [("mean", 1000), ("max", 700), ("cls", 700), ("mean-all", 700)])
 def test_long_region_is_token_weighted_mean_of_its_windows(tmp_path, data, genome, reference, run_cli,
                                                            tiny_model_dir, pooling, stride):
     bed = tmp_path / "long.bed"
@@ -247,21 +238,7 @@ def run_subprocess(args, timeout=120):
 def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, data, tiny_model_dir, run_cli):
     out = tmp_path / "run.h5"
     partial = tmp_path / "run.partial.h5"
-    proc = subprocess.Popen([sys.executable, "-m", "dnabert2", *cli_args(data, tiny_model_dir, out)], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    done, total, deadline = 0, None, time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        try:  # the writer holds the file; read it without a lock, retrying a read caught mid-write
-            with h5py.File(partial, "r", locking=False) as f:
-                done, total = int(f["done"][:].sum()), f["done"].shape[0]
-        except (OSError, KeyError):
-            pass
-        if done >= 10:
-            break
-        time.sleep(0.005)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
+    done, total = sigkill_after_rows(cli_args(data, tiny_model_dir, out), partial, 10)
     assert 10 <= done < total == 67 and not out.exists()
     with h5py.File(partial, "r") as f:
         assert f.attrs["complete"] == False  # noqa: E712
@@ -272,16 +249,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, data, tiny_mo
     resumed = run_subprocess(cli_args(data, tiny_model_dir, out, "--resume"))
     assert resumed.returncode == 0, resumed.stderr
     assert not partial.exists()
-    whole = tmp_path / "whole.h5"
-    threads = torch.get_num_threads()
-    try:  # the uninterrupted run in this process, with the subprocesses' one thread
-        assert run_cli(*cli_args(data, tiny_model_dir, whole)).exit_code == 0
-    finally:
-        torch.set_num_threads(threads)
-    a, b = datasets(out), datasets(whole)
-    assert a.keys() == b.keys()
-    for name in a:
-        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    assert_same_as_uninterrupted(run_cli, out, cli_args(data, tiny_model_dir, tmp_path / "whole.h5"))
     with h5py.File(out, "r") as f:
         assert f.attrs["complete"] == True and f.attrs["resumed"] == 1  # noqa: E712
 
@@ -384,3 +352,71 @@ def test_library_call_returns_arrays(reference, tiny_model_dir):
     assert result["embeddings"].shape == (2, 64)
     assert list(result["regions"]["name"]) == ["seq1", "second"]
     np.testing.assert_allclose(result["embeddings"][1], mean_of(reference, "ttgacNNNacgt" * 4), rtol=1e-4, atol=1e-5)
+
+
+POOLING_RECORDS = {"plain": "ACGTTGACCAGTAGGCTTACCGATTAGGCATTACGATCGG" * 3, "soft_masked_with_n": "acgtNNNNttgaccaGTAGGC" * 4,
+                   "one_base": "G"}
+
+
+def pooled_by_hand(reference, seq, pooling):
+    """One window pooled the plain way from the encoder's token vectors ([CLS] first, [SEP] last)."""
+    hidden, _, _ = reference(seq)
+    return {"mean": hidden[1:-1].mean(0), "mean-all": hidden.mean(0), "max": hidden[1:-1].max(0),
+            "cls": hidden[0]}[pooling]
+
+
+@pytest.mark.parametrize("pooling", ["mean", "mean-all", "max", "cls"])
+def test_each_pooling_mode_against_a_plain_computation(tmp_path, reference, run_cli, tiny_model_dir, pooling):
+    fasta = tmp_path / "records.fa"
+    fasta.write_text("".join(f">{name}\n{seq}\n" for name, seq in POOLING_RECORDS.items()))
+    out = tmp_path / "pooled.h5"
+    result = run_cli("embed", "--fasta", fasta, "--model", tiny_model_dir, "--pooling", pooling, "-o", out, "-q")
+    assert result.exit_code == 0, result.output
+    rows = datasets(out)
+    for i, seq in enumerate(POOLING_RECORDS.values()):
+        np.testing.assert_allclose(rows["embeddings"][i], pooled_by_hand(reference, seq, pooling), rtol=1e-4,
+                                   atol=1e-5)
+        _, ids, _ = reference(seq)
+        assert rows["regions/n_tokens"][i] == len(ids) - 2  # real tokens, whatever the pooling
+
+
+def test_mean_all_is_the_release_readme_recipe(tmp_path, run_cli, tiny_model_dir):
+    """The DNABERT-2 README: `hidden_states = model(inputs)[0]; torch.mean(hidden_states[0], dim=0)`."""
+    from transformers import AutoModel, AutoTokenizer
+
+    import dnabert2  # noqa: F401  (registers model_type "dnabert2" with the Auto classes)
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModel.from_pretrained(tiny_model_dir).eval()
+    dna = "ACGTAGCATCGGATCTATCTATCGACACTTGGTTATCGATCTACGAGCATCTCGTTAGC"
+    inputs = tokenizer(dna, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        hidden_states = model(inputs)[0]  # [1, sequence_length, hidden]
+    embedding_mean = torch.mean(hidden_states[0], dim=0)
+    fasta = tmp_path / "readme.fa"
+    fasta.write_text(f">readme\n{dna}\n")
+    out = tmp_path / "readme.h5"
+    assert run_cli("embed", "--fasta", fasta, "--model", tiny_model_dir, "--pooling", "mean-all", "-o", out,
+                   "-q").exit_code == 0
+    np.testing.assert_allclose(datasets(out)["embeddings"][0], embedding_mean.numpy(), rtol=1e-4, atol=1e-5)
+    assert run_cli("embed", "--fasta", fasta, "--model", tiny_model_dir, "-o", out, "--force", "-q").exit_code == 0
+    assert not np.allclose(datasets(out)["embeddings"][0], embedding_mean.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_default_output_is_named_after_the_input(tmp_path, monkeypatch, run_cli, tiny_model_dir):
+    fasta = tmp_path / "in" / "my.reads.fa.gz"
+    fasta.parent.mkdir()
+    import gzip
+
+    with gzip.open(fasta, "wt") as fh:
+        fh.write(">a\nACGTACGTAGCTAGCTAGCATCGAT\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = run_cli("embed", "--fasta", fasta, "--model", tiny_model_dir)
+    assert result.exit_code == 0, result.output
+    assert "Wrote my.reads.embeddings.h5 (named after the input; -o to choose)" in result.output
+    assert "on cpu (fp32)" in result.output
+    assert sorted(p.name for p in work.iterdir()) == ["my.reads.embeddings.h5"]
+    again = run_cli("embed", "--fasta", fasta, "--model", tiny_model_dir)
+    assert again.exit_code == 2 and "my.reads.embeddings.h5: output file already exists" in again.output

@@ -156,3 +156,51 @@ def test_library_predict_returns_arrays(classifier_dir):
     want = np.exp(logits - logits.max())
     np.testing.assert_allclose(result["probabilities"][0], want / want.sum(), rtol=1e-4)
     assert result["label_names"] == ["none", "promoter", "enhancer"]
+
+
+def test_table_to_standard_output_and_default_output_name(tmp_path, monkeypatch, data, classifier_dir, run_cli):
+    """`--tsv -` prints the table (and nothing else) on stdout; without -o the file is named after the input."""
+    import shutil
+
+    bed = tmp_path / "in" / "promoters.bed"
+    bed.parent.mkdir()
+    shutil.copy(data["bed"], bed)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = run_cli("predict", "--bed", bed, "--ref", data["ref"], "--model", classifier_dir, "--tsv", "-")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in work.iterdir()) == ["promoters.predictions.h5"]
+    assert "Wrote promoters.predictions.h5 (named after the input; -o to choose); the table went to standard " \
+           "output" in result.stderr
+    assert "Predicted 67 regions" in result.stderr and "Predicted" not in result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0] == "chrom\tstart\tend\tname\tstrand\tlabel\tp_none\tp_promoter\tp_enhancer"
+    assert len(lines) == 68
+    with h5py.File(work / "promoters.predictions.h5", "r") as f:
+        probabilities = f["probabilities"][:]
+    np.testing.assert_allclose([[float(x) for x in line.split("\t")[6:]] for line in lines[1:]], probabilities,
+                               rtol=1e-5)
+    # what `| sort -k8,8gr | head` gives: the regions by their promoter probability
+    top = sorted(lines[1:], key=lambda line: -float(line.split("\t")[7]))[0].split("\t")
+    assert float(top[7]) == pytest.approx(probabilities[:, 1].max(), rel=1e-5)
+    # -o keeps working, and a named table beside it
+    out, table = tmp_path / "calls.h5", tmp_path / "calls.tsv"
+    assert run_cli("predict", "--bed", bed, "--ref", data["ref"], "--model", classifier_dir, "-o", out, "--tsv",
+                   table, "-q").exit_code == 0
+    assert table.read_text().splitlines() == lines
+
+
+def test_table_to_a_closed_pipe_is_no_error(tmp_path, data, classifier_dir):
+    """`dnabert2 predict ... --tsv - | head -3`: head leaves early; predict still exits 0 and keeps its file."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "calls.h5"
+    command = [sys.executable, "-m", "dnabert2", "predict", "--bed", str(data["bed"]), "--ref", str(data["ref"]),
+               "--model", str(classifier_dir), "-o", str(out), "--tsv", "-", "-q"]
+    done = subprocess.run(" ".join(command) + " | head -3; echo rc=${PIPESTATUS[0]}", shell=True, executable="/bin/bash",
+                          capture_output=True, text=True)
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("chrom\tstart") and len(lines) == 4 and lines[-1] == "rc=0", done.stderr
+    assert out.is_file() and "Traceback" not in done.stderr and "Broken pipe" not in done.stderr

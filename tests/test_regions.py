@@ -1,6 +1,7 @@
 """Regions from BED + reference and from FASTA; the reference reader; window tiling."""
 import gzip
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -204,25 +205,214 @@ def test_reference_falls_back_to_pyfaidx_when_pysam_cannot_index(tmp_path, monke
         Reference(chr2_ref)  # bgzip: pysam's error is reported, not hidden behind a fallback
 
 
-def test_unindexed_reference_in_read_only_folder(tmp_path, chr2_ref, monkeypatch):
+def read_only(monkeypatch, *folders):
+    """Make the reference code see `folders` (and everything under them) as read-only: root may write anywhere, so
+    os.access is what a user would get from it."""
     import os
+
+    real_access = os.access
+    roots = [Path(f).resolve() for f in folders]
+
+    def access(path, mode):
+        path = Path(path).resolve()
+        if mode == os.W_OK and any(path == root or root in path.parents for root in roots):
+            return False
+        return real_access(path, mode)
+
+    monkeypatch.setattr("dnabert2.regions.refindex.os.access", access)
+
+
+def wrapped(records, width):
+    """FASTA text of {name: sequence} with `width` bases per line."""
+    return "".join(f">{name} some description\n" + "".join(seq[i:i + width] + "\n" for i in range(0, len(seq), width))
+                   for name, seq in records.items())
+
+
+RECORDS = {"chr1": ("ACGTTGCA" * 40)[:317], "chr2": ("GGATCCTTAAGC" * 30)[:300], "chrM": "ACGTAC"}
+FETCHES = [("chr1", 0, 317), ("chr1", 59, 61), ("chr1", 250, 317), ("chr2", 0, 300), ("chr2", 119, 241),
+           ("chrM", 0, 6)]
+
+
+def fetched(ref):
+    return [ref.fetch(*where) for where in FETCHES]
+
+
+def expected(records=RECORDS):
+    return [records[c][a:b] for c, a, b in FETCHES]
+
+
+def test_unindexed_reference_in_read_only_folder_is_indexed_in_the_cache(tmp_path, monkeypatch, caplog):
+    from dnabert2.regions.refindex import cache_folder
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    (folder / "g.fa").write_text(wrapped(RECORDS, 60))
+    read_only(monkeypatch, folder)
+    with caplog.at_level("WARNING"):
+        ref = Reference(folder / "g.fa", index_dir=tmp_path / "cache")
+    assert fetched(ref) == expected()
+    assert sorted(p.name for p in folder.iterdir()) == ["g.fa"]  # nothing written beside it
+    assert ref.indexed.fai == cache_folder(folder / "g.fa", tmp_path / "cache") / "g.fa.fai"
+    assert ref.indexed.fai.is_file() and str(tmp_path / "cache") in caplog.text
+    ref.close()
+    # the same name in another folder gets its own cache folder
+    other = tmp_path / "ro2"
+    other.mkdir()
+    (other / "g.fa").write_text(wrapped({"x": "ACGT" * 10}, 7))
+    read_only(monkeypatch, folder, other)
+    with Reference(other / "g.fa", index_dir=tmp_path / "cache") as second:
+        assert second.indexed.fai.parent != ref.indexed.fai.parent
+        assert second.fetch("x", 0, 12) == "ACGTACGTACGT"
+    caplog.clear()
+    with caplog.at_level("WARNING"), Reference(folder / "g.fa", index_dir=tmp_path / "cache") as again:
+        assert fetched(again) == expected()
+    assert "indexing" not in caplog.text  # the cached index is reused
+
+
+def test_cache_comes_from_the_environment(tmp_path, monkeypatch):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    (folder / "g.fa").write_text(wrapped(RECORDS, 50))
+    read_only(monkeypatch, folder)
+    monkeypatch.setenv("DNABERT2_CACHE", str(tmp_path / "env_cache"))
+    with Reference(folder / "g.fa") as ref:
+        assert fetched(ref) == expected()
+        assert str(ref.indexed.fai).startswith(str(tmp_path / "env_cache"))
+
+
+def test_read_only_folder_and_cache_says_how_to_fix_it(tmp_path, monkeypatch):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    (folder / "g.fa").write_text(wrapped(RECORDS, 60))
+    cache = tmp_path / "ro_cache"
+    cache.mkdir()
+    read_only(monkeypatch, folder, cache)
+    with pytest.raises(InputError, match=r"--ref .*g\.fa: its folder is read-only and so is the index folder .*; "
+                                         r"give --index-dir DIR \(or set DNABERT2_CACHE=DIR\)"):
+        Reference(folder / "g.fa", index_dir=cache)
+    assert sorted(p.name for p in folder.iterdir()) == ["g.fa"]
+
+
+def test_bgzip_reference_without_index_in_read_only_folder(tmp_path, chr2_ref, monkeypatch):
+    import pysam
 
     folder = tmp_path / "ro"
     folder.mkdir()
     shutil.copy(chr2_ref, folder / "g.fa.gz")  # bgzipped, no .fai/.gzi beside it
-    real_access = os.access
-    monkeypatch.setattr("dnabert2.regions.reference.os.access",  # root may write anywhere: say what a user would see
-                        lambda p, mode: False if mode == os.W_OK else real_access(p, mode))
-    with pytest.raises(InputError, match=r"has no index \(g.fa.gz.fai, g.fa.gz.gzi\) and its folder .* is read-only"):
-        Reference(folder / "g.fa.gz")
+    read_only(monkeypatch, folder)
+    with Reference(folder / "g.fa.gz", index_dir=tmp_path / "cache") as ref:
+        assert ref.indexed.gzi.is_file() and ref.indexed.gzi.parent.parent.parent == tmp_path / "cache"
+        assert ref.fetch("chr2", 200000, 200500) == pysam.FastaFile(str(chr2_ref)).fetch("chr2", 200000, 200500)
+    assert sorted(p.name for p in folder.iterdir()) == ["g.fa.gz"]
 
 
-def test_plain_gzip_reference_is_refused(tmp_path):
+def test_plain_gzip_reference_is_read_through_a_bgzip_copy(tmp_path, monkeypatch, caplog):
     path = tmp_path / "g.fa.gz"
     with gzip.open(path, "wt") as fh:
-        fh.write(">chr1\nACGT\n")
-    with pytest.raises(InputError, match="not with bgzip"):
-        Reference(path)
+        fh.write(wrapped(RECORDS, 60))
+    monkeypatch.setenv("DNABERT2_CACHE", str(tmp_path / "cache"))
+    with caplog.at_level("WARNING"), Reference(path) as ref:
+        assert fetched(ref) == expected()
+        copy = ref.indexed.fasta
+    assert "gzip-compressed, not bgzip" in caplog.text and str(copy) in caplog.text
+    assert copy.suffix == ".bgz" and str(copy).startswith(str(tmp_path / "cache"))
+    with open(copy, "rb") as fh:
+        assert fh.read(16)[12:14] == b"BC"  # BGZF blocks
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "g.fa.gz"]
+    caplog.clear()
+    with caplog.at_level("WARNING"), Reference(path, backend="pyfaidx") as again:  # made once, read by both backends
+        assert again.indexed.fasta == copy and fetched(again) == expected()
+    assert "gzip-compressed" not in caplog.text
+
+
+def test_stale_index_older_than_the_fasta_is_rebuilt(tmp_path, caplog):
+    import os
+
+    path = tmp_path / "g.fa"
+    path.write_text(wrapped(RECORDS, 60))
+    Reference(path).close()
+    fai = tmp_path / "g.fa.fai"
+    os.utime(fai, ns=(path.stat().st_mtime_ns - 10**9,) * 2)
+    with caplog.at_level("WARNING"), Reference(path) as ref:
+        assert fetched(ref) == expected()
+    assert "stale (g.fa.fai is older than the FASTA)" in caplog.text
+    assert fai.stat().st_mtime_ns >= path.stat().st_mtime_ns
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+@pytest.mark.parametrize("backend", ["pysam", "pyfaidx"])
+def test_fasta_rewrapped_after_indexing_gives_the_right_sequence(tmp_path, caplog, compressed, backend):
+    """Issue 12, case 2: a FASTA re-wrapped after indexing, its .fai still newer, read the wrong bases before."""
+    import os
+
+    import pysam
+
+    records = {"chr1": RECORDS["chr1"], "chr2": RECORDS["chr2"][::-1], "chrM": RECORDS["chrM"]}
+    path = tmp_path / ("g.fa.gz" if compressed else "g.fa")
+
+    def write(width):
+        (tmp_path / "g.fa").write_text(wrapped(records, width))
+        if compressed:
+            pysam.tabix_compress(str(tmp_path / "g.fa"), str(path), force=True)
+
+    write(60)
+    Reference(path).close()
+    write(70)  # re-wrapped; then the index files are touched, so their age says nothing
+    for index in tmp_path.glob(path.name + ".*i"):
+        os.utime(index)
+    stale = pysam.FastaFile(str(path)).fetch("chr2", 100, 160)  # what htslib makes of the old index
+    assert stale != records["chr2"][100:160]
+    with caplog.at_level("WARNING"), Reference(path, backend=backend) as ref:
+        assert fetched(ref) == expected(records)
+    assert "index is stale (g.fa" in caplog.text and "disagrees with the FASTA" in caplog.text
+
+
+def test_stale_index_in_read_only_folder_is_rebuilt_in_the_cache(tmp_path, monkeypatch, caplog):
+    import os
+
+    path = tmp_path / "g.fa"
+    path.write_text(wrapped(RECORDS, 60))
+    Reference(path).close()
+    path.write_text(wrapped(RECORDS, 33))
+    os.utime(tmp_path / "g.fa.fai")
+    read_only(monkeypatch, tmp_path)
+    with caplog.at_level("WARNING"), Reference(path, index_dir=tmp_path.parent / f"{tmp_path.name}_cache") as ref:
+        assert fetched(ref) == expected()
+        assert ref.indexed.fai.parent != tmp_path
+    assert "stale" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"), Reference(path, index_dir=tmp_path.parent / f"{tmp_path.name}_cache") as ref:
+        assert fetched(ref) == expected()
+    assert "using the fresh one in" in caplog.text  # the stale one beside it is never used silently
+
+
+@pytest.mark.parametrize("edit, reason", [
+    (lambda t: t.replace(">chr2 some description\n", ">chr2\n"), "no header line ends right before"),
+    (lambda t: t.replace(">chrM some description", ">chrX some description"), "is not its header"),
+    (lambda t: t + ">extra\nACGT\n", None),  # a record appended after indexing: the index still holds for the rest
+    (lambda t: t.replace("ACGTAC\n", "ACGTACGG\n"), "its first line is longer than the recorded 6 bases"),
+    (lambda t: t.replace("\n>chr2", "A\n>chr2"), "does not end where the index says"),  # last line of chr1 longer
+])
+def test_index_check_reasons(tmp_path, edit, reason):
+    import os
+
+    from dnabert2.regions.faicheck import stale_reason
+
+    path = tmp_path / "g.fa"
+    text = wrapped(RECORDS, 60)
+    path.write_text(text)
+    Reference(path).close()
+    assert stale_reason(path, tmp_path / "g.fa.fai") is None
+    path.write_text(edit(text))
+    os.utime(tmp_path / "g.fa.fai")
+    got = stale_reason(path, tmp_path / "g.fa.fai")
+    assert (got is None) if reason is None else (reason in got)
+
+
+def test_shared_bgzip_index_is_fresh(chr2_ref):
+    from dnabert2.regions.faicheck import stale_reason
+
+    assert stale_reason(chr2_ref, f"{chr2_ref}.fai", f"{chr2_ref}.gzi") is None
 
 
 def test_fasta_records_are_regions(tmp_path):

@@ -76,6 +76,6 @@ def command(model, data, train, dev, test, output, task, epochs, max_steps, lr, 
                        for name, value in summary[split].items() if name != "loss")
     click.echo(f"{summary['task']} ({len(summary['labels'])} label(s)), {summary['rows']['train']} training rows, "
                f"{summary['steps']} steps, max length {summary['max_length']} tokens, "
-               f"{len(summary['seeds'])} seed(s)", err=True)
+               f"{len(summary['seeds'])} seed(s) on {summary['device']} ({summary['precision']})", err=True)
     click.echo(f"{split}: {scores}", err=True)
     click.echo(f"Wrote {output}/ (model, metrics.json, predictions.tsv)", err=True)

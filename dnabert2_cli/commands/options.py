@@ -36,7 +36,8 @@ def common_options(f):
 def device_options(f):
     """--device and --precision, for commands that run the model."""
     f = click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
-                     show_default=True, help="Numeric precision of the model (auto: bf16 on CUDA if supported, else fp32).")(f)
+                     show_default=True, help="Numeric precision of the model (auto: bf16 on a GPU or CPU that computes it natively "
+                          "(CPU: AMX or AVX512-BF16), else fp32; the summary names the one used).")(f)
     f = click.option("--device", default="auto", show_default=True,
                      help="auto, cpu, cuda or cuda:N (auto picks CUDA when present).")(f)
     return f
@@ -73,33 +74,57 @@ def _stack(f, decorators):
     return f
 
 
-def region_input_options(f):
-    """--fasta | --bed with --ref, --clip, --window, --stride, --resize, --rc-average (embed, predict)."""
+def region_source_options(f):
+    """--fasta | --bed with --ref, --clip, --resize: where regions come from (embed, predict, score-variants)."""
     return _stack(f, [
         click.option("--fasta", type=click.Path(dir_okay=False, path_type=str),
                      help="FASTA file (plain, gzip or bgzip): each record is a region."),
         click.option("--bed", type=click.Path(dir_okay=False, path_type=str),
                      help="BED3-BED12 file (gzip allowed; 0-based, half-open; column 6 '-' = reverse complement)."),
         click.option("--ref", type=click.Path(dir_okay=False, path_type=str),
-                     help="Reference FASTA for --bed (plain or bgzip; indexed when it has no .fai)."),
+                     help="Reference FASTA for --bed: plain, gzip or bgzip, indexed or not (a missing or stale index "
+                          "is built; in a read-only folder it goes to the cache, see --index-dir)."),
         click.option("--clip", is_flag=True, help="Clip regions that run past a chromosome end instead of failing."),
-        click.option("--window", type=int, default=DEFAULT_WINDOW, show_default=True,
-                     help="Window length in bp; longer regions are tiled and their windows combined."),
-        click.option("--stride", type=int, default=None, help="Step between windows in bp (default: --window)."),
         click.option("--resize", type=int, default=None,
                      help="Use a window of this many bp centred on each region instead of the region."),
-        click.option("--rc-average", is_flag=True, help="Average the region's and its reverse complement's outputs."),
     ])
 
 
-def region_run_options(f):
-    """--model, -o, batching, --shard, --resume, --force (embed, predict)."""
+def region_input_options(f):
+    """region_source_options, --index-dir, --window, --stride, --rc-average (embed, predict)."""
+    return region_source_options(_stack(f, [
+        click.option("--index-dir", type=click.Path(file_okay=False, path_type=str), default=None,
+                     help="Where the index of a --ref in a read-only folder (and the bgzip copy of a gzip --ref) is "
+                          "kept  [default: $DNABERT2_CACHE, else ~/.cache/dnabert2]"),
+        click.option("--window", type=int, default=DEFAULT_WINDOW, show_default=True,
+                     help="Window length in bp; longer regions are tiled and their windows combined."),
+        click.option("--stride", type=int, default=None, help="Step between windows in bp (default: --window)."),
+        click.option("--rc-average", is_flag=True, help="Average the region's and its reverse complement's outputs."),
+    ]))
+
+
+def region_run_options(f=None, *, default_output=None):
+    """--model, -o, batching, --shard, --resume, --force (embed, predict, score-variants).
+
+    default_output: the suffix of the output named after the input when -o is not given (`default_output_name`),
+    e.g. "embeddings"; None: -o is required. Use as `@region_run_options` or `@region_run_options(default_output=...)`.
+    """
+    if f is None:
+        return lambda g: region_run_options(g, default_output=default_output)
+    if default_output is None:
+        output = click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=str),
+                              help="HDF5 file to write (written as OUT.partial.h5 and renamed when complete).")
+    else:
+        output = click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=str), default=None,
+                              help="HDF5 file to write (written as OUT.partial.h5 and renamed when complete)  "
+                                   f"[default: INPUT.{default_output}.h5 in the current folder, INPUT being the "
+                                   "--bed or --fasta file's name without its extensions]")
     return _stack(f, [
         click.option("--model", "-m", type=str, default=None,
                      help="Model folder (from `dnabert2 pretrain`/`finetune`, or the DNABERT-2-117M release); default: "
-                          "the model shipped in the package (embed: pretrained, predict: promoter classifier)."),
-        click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=str),
-                     help="HDF5 file to write (written as OUT.partial.h5 and renamed when complete)."),
+                          "the model shipped in the package (embed, score-variants: pretrained; predict: promoter "
+                          "classifier)."),
+        output,
         click.option("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, show_default=True,
                      help="Padded tokens per model call (lower it when memory is short)."),
         click.option("--lookahead", type=int, default=DEFAULT_LOOKAHEAD, show_default=True,
@@ -109,6 +134,26 @@ def region_run_options(f):
         click.option("--resume", is_flag=True, help="Continue an interrupted run from OUT.partial.h5."),
         click.option("--force", is_flag=True, help="Overwrite OUT (and any partial file) if it exists."),
     ])
+
+
+# extensions dropped from an input's name to name its output (after .gz, .bgz)
+INPUT_EXTENSIONS = (".bed", ".fa", ".fasta", ".fas", ".fna", ".ffn", ".txt", ".tsv", ".vcf")
+
+
+def default_output_name(path, suffix):
+    """The output named after an input file, in the current folder: `data/promoters.bed.gz` -> `promoters.SUFFIX.h5`."""
+    from pathlib import Path
+
+    name = Path(path).name
+    for compressed in (".gz", ".bgz", ".bgzf"):
+        if name.lower().endswith(compressed):
+            name = name[:-len(compressed)]
+            break
+    for extension in INPUT_EXTENSIONS:
+        if name.lower().endswith(extension) and len(name) > len(extension):
+            name = name[:-len(extension)]
+            break
+    return f"{name}.{suffix}.h5"
 
 
 def lora_options(f):

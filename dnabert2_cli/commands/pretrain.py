@@ -3,6 +3,9 @@ import click
 
 from dnabert2.commands import options
 
+DEFAULT_OUTPUT = "dnabert2_pretrained"  # the output folder when -o is not given
+DEFAULT_CORPUS = "dnabert2_corpus"  # the same with --prepare
+
 
 def _weights(ctx, param, value):
     if value is None:
@@ -20,11 +23,16 @@ def _weights(ctx, param, value):
 @click.option("--genome-weights", callback=_weights, metavar="W1,W2,...",
               help="Sampling weight per --genome file, in order (default: by usable length).")
 @click.option("--corpus", type=click.Path(file_okay=False), help="Train on a corpus made with --prepare instead.")
+@click.option("--table", "tables", multiple=True, metavar="TABLE",
+              help="Further pretraining: train on the sequences of this labelled table (any finetune layout); repeat.")
 @click.option("--prepare", is_flag=True, help="Only tokenise --windows genome windows into a corpus folder (-o).")
 @click.option("--windows", type=click.IntRange(min=1), default=100_000, show_default=True,
               help="With --prepare: training windows to write.")
-@click.option("--tokenizer", type=click.Path(), help="Tokenizer folder (default: that of --init or --corpus).")
-@click.option("-o", "--output", required=True, type=click.Path(), help="Output folder (model, log, checkpoints).")
+@click.option("--tokenizer", type=click.Path(),
+              help="Tokenizer folder  [default: that of --init or --corpus, else the released DNABERT-2 tokenizer]")
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help=f"Output folder (model, log, checkpoints)  [default: {DEFAULT_OUTPUT} ({DEFAULT_CORPUS} with "
+                   "--prepare) in the current folder]")
 @click.option("--model-config", metavar="dnabert2-117m|small|tiny|FILE.json",
               help="Architecture of a new model: a preset or a config JSON  [default: dnabert2-117m]")
 @click.option("--init", type=click.Path(), help="Start from this model folder instead of random weights.")
@@ -67,13 +75,20 @@ def command(extra_genomes, genomes, prepare, windows, quiet, verbose, **kwargs):
     Several GPUs or machines: run the same command under torchrun (DistributedDataParallel; gloo on CPU);
     --batch-size is per process.
 
+    With genomes alone it trains the released architecture (dnabert2-117m) with the released tokenizer into
+    dnabert2_pretrained/, printing what it set up and, after the first steps, the time per 1,000 steps.
+
     \b
     Example:
+      dnabert2 pretrain genomes/*.fa
+      dnabert2 pretrain genomes/*.fa --tokenizer bpe_4096 --model-config small --max-steps 20000
       dnabert2 pretrain --genome ecoli.fna.gz --tokenizer my_tokenizer --model-config tiny \\
           --max-steps 2000 --batch-size 64 -o my_model
       torchrun --nproc_per_node 4 -m dnabert2 pretrain --genome genomes/*.fa.gz \\
           --tokenizer my_tokenizer --model-config dnabert2-117m -o big_model --resume
       dnabert2 pretrain --prepare --genome genomes/*.fa.gz --tokenizer my_tokenizer --windows 1000000 -o corpus
+      dnabert2 pretrain --init DNABERT-2-117M --table GUE/tf/0/train.csv --table GUE/tf/1/train.csv \\
+          --batch-size 32 --max-tokens 128 --lr 5e-5 --max-steps 100000 -o further_pretrained
     """
     from dnabert2.pretraining.loop import pretrain
     from dnabert2.pretraining.corpus import prepare_corpus
@@ -81,11 +96,18 @@ def command(extra_genomes, genomes, prepare, windows, quiet, verbose, **kwargs):
     from dnabert2.tokenizer import load_tokenizer
 
     all_genomes = [*genomes, *extra_genomes]
+    if not (all_genomes or kwargs["corpus"] or kwargs["tables"]):
+        _explain_and_exit()
     progress = show_progress(quiet)
     if prepare:
-        if kwargs["tokenizer"] is None:
-            raise click.UsageError("--prepare needs --tokenizer")
-        meta = prepare_corpus(all_genomes, load_tokenizer(kwargs["tokenizer"]), kwargs["output"], windows=windows,
+        from dnabert2.pretraining.options import PretrainOptions
+        from dnabert2.pretraining.setup import tokenizer_source
+
+        if kwargs["tables"]:
+            raise click.UsageError("--prepare reads --genome files; --table trains on the tables directly")
+        kwargs["output"] = kwargs["output"] or DEFAULT_CORPUS
+        tokenizer = load_tokenizer(tokenizer_source(PretrainOptions(tokenizer=kwargs["tokenizer"])))
+        meta = prepare_corpus(all_genomes, tokenizer, kwargs["output"], windows=windows,
                               max_tokens=kwargs["max_tokens"], seed=kwargs["seed"],
                               genome_weights=kwargs["genome_weights"], eval_fraction=kwargs["eval_fraction"],
                               eval_samples=kwargs["eval_samples"], num_workers=kwargs["num_workers"],
@@ -96,7 +118,9 @@ def command(extra_genomes, genomes, prepare, windows, quiet, verbose, **kwargs):
             click.echo(f"wrote {rows} training and {held} held-out windows of {meta['max_tokens']} tokens "
                        f"to {kwargs['output']}", err=True)
         return
-    summary = pretrain(all_genomes, show_progress=progress, **kwargs)
+    kwargs["output"] = kwargs["output"] or DEFAULT_OUTPUT
+    report = None if quiet else (lambda line: click.echo(line, err=True))
+    summary = pretrain(all_genomes, show_progress=progress, report=report, **kwargs)
     if not quiet and summary["rank"] == 0:
         last = summary["last"] or {}
         ev = summary["eval"] or {}
@@ -104,5 +128,18 @@ def command(extra_genomes, genomes, prepare, windows, quiet, verbose, **kwargs):
         losses = [f"loss {last['loss']:.4f}"] if "loss" in last else []
         if "eval_loss" in ev:
             losses.append(f"held-out loss {ev['eval_loss']:.4f}")
-        click.echo(f"step {summary['step']} {state}: {', '.join(losses) or 'no steps run'}; "
-                   f"wrote {summary['output']}", err=True)
+        click.echo(f"step {summary['step']} {state} on {summary['device']} ({summary['precision']}): "
+                   f"{', '.join(losses) or 'no steps run'}; wrote {summary['output']}", err=True)
+
+
+def _explain_and_exit():
+    """`dnabert2 pretrain` without data: say what it needs, with examples, and exit 2."""
+    click.echo("dnabert2 pretrain needs training data: genome FASTA files (plain, gzip or bgzip) as arguments,\n"
+               "or --corpus DIR (from --prepare), or --table FILE (labelled tables, for further pretraining).\n"
+               f"With genomes alone it uses the released DNABERT-2 tokenizer and architecture (117M parameters) and\n"
+               f"writes {DEFAULT_OUTPUT}/; it prints the time per 1,000 steps after the first steps.\n"
+               "Examples:\n"
+               "  dnabert2 pretrain genomes/*.fa\n"
+               "  dnabert2 pretrain genome.fa.gz --model-config tiny --max-steps 200 -o quick_model   # minutes on a CPU\n"
+               "More: dnabert2 pretrain --help", err=True)
+    raise click.exceptions.Exit(2)

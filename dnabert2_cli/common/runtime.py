@@ -10,6 +10,8 @@ from dnabert2.errors import InputError
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # precision names of the options -> torch dtype names
 DTYPE_NAMES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+# the environment variable that says what --precision auto means (unset: chosen per device)
+PRECISION_ENV = "DNABERT2_PRECISION"
 
 
 def resolve_device(name="auto"):
@@ -34,16 +36,45 @@ def resolve_device(name="auto"):
 
 
 def resolve_dtype(precision, device):
-    """--precision -> torch dtype for the given device. auto: bf16 on CUDA that supports it, else fp32."""
+    """--precision -> torch dtype for the given device.
+
+    auto: the precision named by the environment variable DNABERT2_PRECISION when it is set (fp32, bf16 or fp16:
+    the same numbers on every machine, as the test suite wants); else bf16 on CUDA that supports it and on a CPU
+    that computes bf16 natively (`cpu_has_native_bf16`), fp32 elsewhere (a CPU without it emulates bf16, several
+    times slower than fp32).
+    """
     import torch
 
     if precision not in PRECISIONS:
         raise InputError(f"--precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
     if precision == "auto":
+        precision = os.environ.get(PRECISION_ENV) or "auto"
+        if precision not in PRECISIONS:
+            raise InputError(f"{PRECISION_ENV}={precision}: expected one of {', '.join(DTYPE_NAMES)}")
+    if precision == "auto":
         if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        if device.type == "cpu" and cpu_has_native_bf16():
             return torch.bfloat16
         return torch.float32
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+# /proc/cpuinfo flags of the x86 instructions that compute bf16 in hardware (Intel AMX; AVX512-BF16 on Intel
+# Cooper Lake and later, AMD Zen 4 and later)
+NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_has_native_bf16(cpuinfo="/proc/cpuinfo"):
+    """True when the processor's flags include AMX-BF16 or AVX512-BF16; False where it cannot be told."""
+    try:
+        with open(cpuinfo) as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return any(flag in line.split() for flag in NATIVE_BF16_FLAGS)
+    except OSError:
+        pass
+    return False
 
 
 def autocast(device, dtype):

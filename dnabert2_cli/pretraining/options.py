@@ -18,6 +18,7 @@ class PretrainOptions:
     output: str = None
     tokenizer: str = None
     corpus: str = None
+    tables: list = ()             # labelled tables whose sequences are the training data (further pretraining)
     model_config: str = None      # a preset name or a JSON config file
     init: str = None              # a model folder to continue from
     genome_weights: list = None
@@ -48,9 +49,20 @@ class PretrainOptions:
     force: bool = False
     stop_at_step: int = None
     show_progress: bool = False
+    report: object = None         # a function given each line to show the user; None: logged at INFO
 
     def __post_init__(self):
         self.genomes = [str(g) for g in (self.genomes or [])]
+        self.tables = [str(t) for t in (self.tables or [])]
+
+    def say(self, line):
+        """Tell the user `line` (through `report`, else the log)."""
+        if self.report is not None:
+            self.report(line)
+        else:
+            import logging
+
+            logging.getLogger("dnabert2.pretrain").info(line)
 
     @property
     def warmup(self):
@@ -106,11 +118,14 @@ class PretrainOptions:
             raise InputError(f"--stop-at-step: must be at least 1 (got {self.stop_at_step})")
 
     def _check_sources(self):
-        if not self.genomes and self.corpus is None:
-            raise InputError("give --genome FASTA (one or more) or --corpus DIR (from `dnabert2 pretrain --prepare`)")
-        if self.genomes and self.corpus is not None:
-            raise InputError("give either --genome or --corpus, not both")
-        if self.genome_weights is not None and self.corpus is not None:
-            raise InputError("--genome-weights applies to --genome files, not to a prepared --corpus")
+        given = [name for name, value in (("--genome", self.genomes), ("--corpus", self.corpus is not None),
+                                          ("--table", self.tables)) if value]
+        if not given:
+            raise InputError("give --genome FASTA (one or more), --corpus DIR (from `dnabert2 pretrain --prepare`) "
+                             "or --table TABLE (one or more)")
+        if len(given) > 1:
+            raise InputError(f"give one of {' or '.join(given)}, not several")
+        if self.genome_weights is not None and not self.genomes:
+            raise InputError("--genome-weights applies to --genome files only")
         if self.init is not None and self.model_config is not None:
             raise InputError("give either --model-config (a new model) or --init (continue from a model), not both")

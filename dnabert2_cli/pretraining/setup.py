@@ -36,14 +36,20 @@ def load_config(model_config, tokenizer):
     return config
 
 
+def tokenizer_source(options):
+    """Where the run's tokenizer comes from: --tokenizer, --init or --corpus (in that order), else the released
+    DNABERT-2 tokenizer, which the shipped pretrained model folder carries."""
+    from dnabert2.shipped import model_path
+
+    return options.tokenizer or options.init or options.corpus or str(model_path("pretrained"))
+
+
 def load_tokenizer_for(options):
-    """The tokenizer of --tokenizer, --init or --corpus (in that order); it must suit the corpus, if any."""
+    """The tokenizer of `tokenizer_source(options)`; it must suit the corpus, if any."""
     from dnabert2.pretraining.corpus import read_corpus_meta, vocab_fingerprint
     from dnabert2.tokenizer import load_tokenizer
 
-    source = options.tokenizer or options.init or options.corpus
-    if source is None:
-        raise InputError("--tokenizer: give a tokenizer folder (e.g. from `dnabert2 vocab`), or --init DIR")
+    source = tokenizer_source(options)
     tokenizer = load_tokenizer(source)
     if tokenizer.mask_token_id is None or tokenizer.pad_token_id is None:
         raise InputError(located(source, "the tokenizer needs [MASK] and [PAD] tokens for masked-LM pretraining"))
@@ -78,6 +84,25 @@ def build_model(options, tokenizer):
     return DNABert2ForMaskedLM(config), config
 
 
+def set_up_line(options, tokenizer, model, device, dtype):
+    """One line saying what the run trains: data, tokenizer, model, device and precision, output folder."""
+    from dnabert2.common.runtime import precision_name
+
+    if options.genomes:
+        data = f"{len(options.genomes)} genome file{'s' if len(options.genomes) > 1 else ''}"
+    elif options.tables:
+        data = f"{len(options.tables)} table{'s' if len(options.tables) > 1 else ''}"
+    else:
+        data = f"the corpus {options.corpus}"
+    given = options.tokenizer or options.init or options.corpus
+    tok = f"tokenizer {given}" if given else "the released DNABERT-2 tokenizer"
+    arch = f"--init {options.init}" if options.init else (options.model_config or "dnabert2-117m")
+    params = sum(p.numel() for p in model.parameters())
+    return (f"pretrain: {data}; {tok} ({len(tokenizer):,} tokens); model {arch} ({params / 1e6:.1f}M parameters); "
+            f"{options.max_steps:,} steps of {options.batch_size * options.grad_accum} x {options.max_tokens} tokens "
+            f"on {device} ({precision_name(dtype)}); output {options.output}")
+
+
 def run_fingerprint(options, config, tokenizer, world):
     """The settings that must be the same for --resume to continue a run exactly."""
     from dnabert2.pretraining.corpus import vocab_fingerprint
@@ -88,11 +113,18 @@ def run_fingerprint(options, config, tokenizer, world):
     return json.loads(json.dumps({
         **{k: getattr(options, k) for k in keep},
         "global_batch": options.global_batch(world),
-        "data": ({"genomes": [str(Path(g).resolve()) for g in options.genomes], "weights": options.genome_weights}
-                 if options.genomes else {"corpus": str(Path(options.corpus).resolve())}),
+        "data": _data_fingerprint(options),
         "vocab": vocab_fingerprint(tokenizer),
         "model": cfg,
     }))
+
+
+def _data_fingerprint(options):
+    if options.genomes:
+        return {"genomes": [str(Path(g).resolve()) for g in options.genomes], "weights": options.genome_weights}
+    if options.tables:
+        return {"tables": [str(Path(t).resolve()) for t in options.tables]}
+    return {"corpus": str(Path(options.corpus).resolve())}
 
 
 def check_output(out, resume, force, fingerprint):

@@ -73,14 +73,18 @@ class Trainer:
     def run(self, model, masking, data, fingerprint, resume_from):
         """Train `model` (or the model of checkpoint `resume_from`, (step, folder)) on `data` up to the end step."""
         state = None
-        self._prepare_output(fingerprint, resuming=resume_from is not None)
-        if resume_from is not None:
-            model, state = self._restore_model(resume_from[1])
-        self._build(model)
-        self._restore_or_seed(state)
-        batches = iter(self._loader(data.source, masking))
-        self._train(batches, data.held)
-        del batches  # stops the DataLoader workers
+        stop = _StopOnSigterm()  # from the start: a SIGTERM during set-up still ends in a checkpoint, not a kill
+        try:
+            self._prepare_output(fingerprint, resuming=resume_from is not None)
+            if resume_from is not None:
+                model, state = self._restore_model(resume_from[1])
+            self._build(model)
+            self._restore_or_seed(state)
+            batches = iter(self._loader(data.source, masking))
+            self._train(batches, data.held, stop)
+            del batches  # stops the DataLoader workers
+        finally:
+            stop.restore()
         return self._finish(data.window_bp)
 
     # ------------------------------------------------------------------------------------------------ set-up
@@ -163,31 +167,35 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------------ the loop
 
-    def _train(self, batches, held):
+    def _train(self, batches, held, stop):
         """Optimisation steps up to the end step (or SIGTERM), logging, evaluating and checkpointing on the way."""
         o = self.options
         end_step = o.end_step
         bar = self._progress_bar(end_step)
         if self.step == 0 and o.eval_every > 0 and self.is_main:
+            start = time.perf_counter()
             self.last_eval = self._evaluate(held)
+            if self.last_eval is not None:
+                windows = sum(len(batch["input_ids"]) for batch in held)
+                o.say(f"held-out loss before training: {self.last_eval['eval_loss']:.4f} ({windows:,} windows in "
+                      f"{time.perf_counter() - start:.0f} s; again every {o.eval_every:,} steps)")
         window = _LogWindow()
-        stop = _StopOnSigterm()
-        try:
-            while self.step < end_step:
-                result = self._optimisation_step(batches, stop, window)
-                if bar is not None:
-                    bar.update(1)
-                if self.step % o.log_every == 0 or self.step == end_step or self.stopped:
-                    self._log_step(result, window, bar)
-                if o.eval_every > 0 and (self.step % o.eval_every == 0 or self.step == end_step) and self.is_main:
-                    self.last_eval = self._evaluate(held)
-                if self.step % o.save_every == 0 or self.step == end_step or self.stopped:
-                    self._checkpoint()
-                if self.stopped:
-                    log.warning("SIGTERM: stopped after step %d with a checkpoint; continue with --resume", self.step)
-                    break
-        finally:
-            stop.restore()
+        timer = _StepTimer(self.step)
+        while self.step < end_step:
+            result = self._optimisation_step(batches, stop, window)
+            if bar is not None:
+                bar.update(1)
+            if self.is_main and timer.ready(self.step, end_step):
+                self.options.say(timer.estimate(self.device, self.dtype, self.options.max_steps - self.step))
+            if self.step % o.log_every == 0 or self.step == end_step or self.stopped:
+                self._log_step(result, window, bar)
+            if o.eval_every > 0 and (self.step % o.eval_every == 0 or self.step == end_step) and self.is_main:
+                self.last_eval = self._evaluate(held)
+            if self.step % o.save_every == 0 or self.step == end_step or self.stopped:
+                self._checkpoint()
+            if self.stopped:
+                log.warning("SIGTERM: stopped after step %d with a checkpoint; continue with --resume", self.step)
+                break
         if bar is not None:
             bar.close()
 
@@ -296,7 +304,10 @@ class Trainer:
                 ckpt.save_final_model(self.out, self.model, self.tokenizer)
             plot_loss_curve(self.out)
         self._barrier()
+        from dnabert2.common.runtime import precision_name
+
         return {"output": str(self.out), "rank": self.place.rank, "step": self.step, "finished": finished,
+                "device": str(self.device), "precision": precision_name(self.dtype),
                 "stopped_by_signal": self.stopped, "samples_seen": self.samples_seen,
                 "world_size": self.place.world_size, "window_bp": window_bp, "last": self.last_record,
                 "eval": self.last_eval, "parameters": sum(p.numel() for p in self.model.parameters())}
@@ -330,6 +341,51 @@ def _enable_gradient_checkpointing(model):
         enable({"use_reentrant": False})
     except ValueError as e:
         raise InputError(f"--gradient-checkpointing: {e}") from None
+
+
+class _StepTimer:
+    """Times the first steps of an invocation (the very first, which warms up, excluded) for one estimate of the
+    time per 1,000 steps, given once: after two timed steps or 30 s of them, or at the last step."""
+
+    SECONDS = 30.0
+
+    def __init__(self, first_step):
+        self.start = None  # the time the first step of this invocation ended
+        self.start_step = self.last_step = first_step
+        self.done = False
+
+    def ready(self, step, end_step):
+        """Note that `step` ended; True once, when the estimate is due."""
+        if self.done:
+            return False
+        if self.start is None:
+            self.start, self.start_step = time.perf_counter(), step
+            return False
+        self.last_step = step
+        timed = step - self.start_step
+        self.done = timed >= 2 or time.perf_counter() - self.start >= self.SECONDS or step >= end_step
+        return self.done
+
+    def estimate(self, device, dtype, steps_left):
+        from dnabert2.common.runtime import precision_name
+
+        timed = self.last_step - self.start_step
+        per_step = (time.perf_counter() - self.start) / timed
+        left = f"; the {steps_left:,} steps left: about {_duration(per_step * steps_left)}" if steps_left > 0 else ""
+        return (f"time per 1,000 steps on {device} ({precision_name(dtype)}): about {_duration(per_step * 1000)} "
+                f"(from {timed} step{'s' if timed > 1 else ''}; held-out evaluations and checkpoints come on "
+                f"top){left}")
+
+
+def _duration(seconds):
+    """'42 s', '3.5 min', '2.1 h' or '4.3 days'."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 class _StopOnSigterm:

@@ -11,6 +11,7 @@ import numpy as np
 
 from dnabert2.common.scores import predicted_labels
 from dnabert2.regions.h5writer import STRING
+from dnabert2.regions.settings import UNPOOLED
 
 REGION_COLUMNS = {
     "regions/index": ("int64", ()),
@@ -50,8 +51,14 @@ class Head:
 
     @property
     def per_token(self):
-        """embed --pooling none: every token's vector goes to /tokens, regions get no value of their own."""
-        return self.settings.kind == "embed" and self.settings.pooling == "none"
+        """embed --pooling none: every token's vector goes to /tokens, regions get no value of their own (and
+        --per-base: the same, one row per base)."""
+        return self.settings.kind == "embed" and self.settings.pooling in UNPOOLED
+
+    @property
+    def per_base(self):
+        """embed --per-base: each token's row is repeated for every base it covers."""
+        return self.settings.kind == "embed" and self.settings.pooling == "per-base"
 
     @property
     def takes_max(self):
@@ -63,6 +70,8 @@ class Head:
 
         embed: (value [B, H] float64 to add or max into the region, weight [B]); per token: (vectors [B, S, H], real).
         predict: (probabilities or values [B, L] float64 times the weight, weight [B]).
+        The weight of a window is its number of real tokens; with --pooling mean-all, of all its tokens ([CLS] and
+        [SEP] too), so that a region's vector is the mean over every token of its windows.
         """
         import torch
 
@@ -89,10 +98,13 @@ class Head:
         result = model(input_ids=ids, attention_mask=attention, output_hidden_states=s.layer != -1)
         h = result.last_hidden_state if s.layer == -1 else result.hidden_states[s.layer]
         h = h.float()  # [B, S, H]
-        if s.pooling == "none":
+        if s.pooling in UNPOOLED:
             return h.cpu().numpy(), real.cpu().numpy()
         if s.pooling == "mean":
             value = (h * real[..., None]).sum(1)  # [B, H]
+        elif s.pooling == "mean-all":
+            every = attention.bool()  # [B, S] every token but padding
+            value, weight = (h * every[..., None]).sum(1), every.sum(1)  # [B, H], [B]
         elif s.pooling == "cls":
             value = h[:, 0] * weight[:, None]  # [B, H]
         else:
@@ -124,7 +136,7 @@ def make_head(settings, config):
     hidden = config.hidden_size
     floats = "float16" if settings.half_output else "float32"
     if settings.kind == "embed":
-        if settings.pooling == "none":
+        if settings.pooling in UNPOOLED:
             return Head(settings, {}, {"vectors": (floats, (hidden,)), "ids": ("int32", ()),
                                        "start": ("int64", ()), "end": ("int64", ())})
         return Head(settings, {"embeddings": (floats, (hidden,))})

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dnabert2.common.batching import pad_rows, sorted_batches
+from dnabert2.common.runtime import precision_name
 from dnabert2.regions.heads import region_columns
 from dnabert2.regions.reader import Reader
 from dnabert2.regions.source import shard_rows
@@ -32,6 +33,7 @@ class Acc:
     n_windows: int = 0  # counted on the first pass
     n_tokens: int = 0
     n_unknown: int = 0
+    n_rows: int = 0  # rows appended to /tokens (--pooling none: tokens; --per-base: bases)
     finished: bool = False  # its last window of its last pass is folded in
     value: list = field(default_factory=list)  # per pass: [H or L] float64
     weight: list = field(default_factory=list)  # per pass: real tokens
@@ -65,7 +67,7 @@ class _Loop:
         self.first = self.next_row = writer.first_pending
         self.accs = {}
         self.stats = {"regions": 0, "bp": 0, "windows": 0, "tokens": 0, "unknown_tokens": 0, "model_seconds": 0.0,
-                      "waiting_seconds": 0.0}
+                      "waiting_seconds": 0.0, "device": str(loaded.device), "precision": precision_name(loaded.dtype)}
         self.bar = None
         self.t0 = None
 
@@ -120,13 +122,14 @@ class _Loop:
                 a = self.accs[w.row] = Acc(region=w.region)
             value, weight = results[position]
             if self.head.per_token:
-                token_parts.append(_window_tokens(w, tokens[position], value, weight))
-                weight = len(token_parts[-1][1])  # the window's real tokens
+                part = _window_tokens(w, tokens[position], value, weight)
+                token_parts.append(_per_base(part) if self.head.per_base else part)
+                a.n_rows += len(token_parts[-1][1])
             else:
                 a.add(w.strand_pass, value, weight, self.head.takes_max)
             if w.strand_pass == 0:
                 a.n_windows += 1
-                a.n_tokens += int(weight)
+                a.n_tokens += int(np.count_nonzero(tokens[position].real))  # weight counts [CLS]/[SEP] with mean-all
                 a.n_unknown += tokens[position].unknown
             if w.last:
                 a.finished = finished = True
@@ -150,8 +153,8 @@ class _Loop:
         token_ends = None
         if self.head.per_token:
             # tokens appended so far end with those of the unfinished region (if any) that follows the finished ones
-            last_end = self.writer.n_tokens - sum(a.n_tokens for a in self.accs.values())
-            counts = np.asarray([a.n_tokens for a in done], dtype=np.int64)
+            last_end = self.writer.n_tokens - sum(a.n_rows for a in self.accs.values())
+            counts = np.asarray([a.n_rows for a in done], dtype=np.int64)
             token_ends = last_end - counts.sum() + np.cumsum(counts)
         self.writer.write_rows(self.next_row - len(done), columns, token_ends)
         self._count(done)
@@ -176,6 +179,13 @@ def _window_tokens(w, tokens, vectors, real):
     real = real[:n].astype(bool)  # [n] not special, not padding
     offsets = tokens.offsets[real]  # [tokens, 2]
     return vectors[:n][real], tokens.ids[real], w.offset + offsets[:, 0], w.offset + offsets[:, 1]
+
+
+def _per_base(part):
+    """A window's token rows (vectors, ids, start, end) repeated for every base each token covers: row j is base j
+    of the window (as read on the region's strand) and holds the vector, id and span of the token covering it."""
+    repeats = part[3] - part[2]
+    return tuple(np.repeat(column, repeats, axis=0) for column in part)
 
 
 def _progress(show, total, initial):

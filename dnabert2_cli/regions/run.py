@@ -1,19 +1,23 @@
 """`dnabert2.embed` and `dnabert2.predict`: one run from its options to its file (or arrays) and summary.
 
-A run checks everything it can before any output exists: the options, the output path, then the whole input
-(`RegionSource.scan()`: every BED line against the reference, every FASTA record), so bad input leaves nothing
-behind. Then it loads the model, picks the writer (an HDF5 file, resumable, or arrays in memory) and hands the
-regions to the main loop (`pipeline.run_pipeline`).
+A run checks everything it can before any output exists: the options, that no output is an input or another
+output, then it locks the output (`OUT.lock`, so a second run of the same output is refused at once), checks
+the output path, the model folder as a whole, and the whole input (`RegionSource.scan()`: every BED line against
+the reference, every FASTA record), so bad input leaves nothing behind. Then it loads the model, checks that a
+batch fits in memory, picks the writer (an HDF5 file, resumable, or arrays in memory) and hands the regions to the
+main loop (`pipeline.run_pipeline`).
 """
 import logging
 import os
 from dataclasses import replace
 
+from dnabert2.common.files import check_distinct_paths, output_lock
 from dnabert2.common.runtime import torch_threads, torchrun
-from dnabert2.errors import InputError
+from dnabert2.errors import InputError, OutputWriteError
 from dnabert2.regions import h5writer
 from dnabert2.regions.heads import REGION_COLUMNS, make_head
-from dnabert2.regions.loading import check_layer, device_and_dtype, load, require_model
+from dnabert2.regions.loading import check_batch_memory, check_layer, check_model, device_and_dtype, load, \
+    require_model
 from dnabert2.regions.pipeline import run_pipeline
 from dnabert2.regions.provenance import attributes
 from dnabert2.regions.settings import DEFAULT_BATCH_TOKENS, Job, RegionInputs, Settings
@@ -28,19 +32,20 @@ def embed(regions=None, *, model=None, output=None, fasta=None, bed=None, ref=No
           window=DEFAULT_WINDOW, stride=None, resize=None, pooling="mean", layer=-1, rc_average=False,
           half_output=False, batch_tokens=DEFAULT_BATCH_TOKENS, lookahead=DEFAULT_LOOKAHEAD, device="auto",
           precision="auto", shard=None, resume=False, force=False, threads=None, show_progress=False,
-          command_line=None):
+          command_line=None, index_dir=None):
     """Embed regions with a DNABERT-2 model: one vector per region (or per token with pooling="none").
 
     Regions come from `regions` (sequence strings, (name, sequence) pairs or `Region`s), `fasta=`, or `bed=` with
     `ref=`. With `output` (an .h5 path) the rows are written there (layout: docs/hdf5.md) and a summary dict is
     returned; without it, a dict of numpy arrays: "embeddings" [N, hidden] (or "tokens"), "regions"
     (chrom, start, end, name, strand, length_bp, n_windows, n_tokens, n_unknown_tokens, index) and "summary".
-    `model` is a model folder, a hub id, or a (model, tokenizer) pair already loaded.
+    `model` is a model folder, a hub id, or a (model, tokenizer) pair already loaded. `index_dir`: where the
+    index of a reference in a read-only folder is kept (default: $DNABERT2_CACHE or ~/.cache/dnabert2).
     """
     settings = Settings("embed", pooling=pooling, layer=layer, window=window, stride=stride, resize=resize,
                         clip=clip, rc_average=rc_average, half_output=half_output, batch_tokens=batch_tokens,
                         lookahead=lookahead, shard=shard)
-    inputs = RegionInputs(regions=regions, fasta=fasta, bed=bed, ref=ref)
+    inputs = RegionInputs(regions=regions, fasta=fasta, bed=bed, ref=ref, index_dir=index_dir)
     job = Job(model=model, output=output, device=device, precision=precision, resume=resume, force=force,
               threads=threads, show_progress=show_progress, command_line=command_line)
     return run_regions(settings, inputs, job)
@@ -49,12 +54,13 @@ def embed(regions=None, *, model=None, output=None, fasta=None, bed=None, ref=No
 def predict(regions=None, *, model=None, output=None, tsv=None, fasta=None, bed=None, ref=None, clip=False,
             window=DEFAULT_WINDOW, stride=None, resize=None, rc_average=False, batch_tokens=DEFAULT_BATCH_TOKENS,
             lookahead=DEFAULT_LOOKAHEAD, device="auto", precision="auto", shard=None, resume=False, force=False,
-            threads=None, show_progress=False, command_line=None):
+            threads=None, show_progress=False, command_line=None, index_dir=None):
     """Class probabilities and labels (or regression values) per region from a fine-tuned model folder.
 
     Same inputs as `embed`. Long regions: the token-weighted mean of the windows' probabilities (or values).
     Writes /probabilities, /labels (attribute label_names) or /values to `output`, and with `tsv` a table
-    (a BED6+ file when `tsv` ends in .bed) beside it; without `output`, returns those arrays in a dict.
+    (a BED6+ file when `tsv` ends in .bed; "-": standard output) beside it; without `output`, returns those arrays
+    in a dict.
     """
     from dnabert2.common.files import check_new_output
     from dnabert2.regions.table import write_table
@@ -62,40 +68,48 @@ def predict(regions=None, *, model=None, output=None, tsv=None, fasta=None, bed=
     if tsv is not None:
         if output is None:
             raise InputError("--tsv needs an HDF5 output (-o) to tabulate")
-        check_new_output(tsv, force, what="table")
+        if tsv != "-":  # "-": standard output
+            check_new_output(tsv, force, what="table")
     settings = Settings("predict", window=window, stride=stride, resize=resize, clip=clip, rc_average=rc_average,
                         batch_tokens=batch_tokens, lookahead=lookahead, shard=shard)
-    inputs = RegionInputs(regions=regions, fasta=fasta, bed=bed, ref=ref)
+    inputs = RegionInputs(regions=regions, fasta=fasta, bed=bed, ref=ref, index_dir=index_dir)
     job = Job(model=model, output=output, device=device, precision=precision, resume=resume, force=force,
               threads=threads, show_progress=show_progress, command_line=command_line)
-    summary = run_regions(settings, inputs, job)
+    summary = run_regions(settings, inputs, job, tables=[("--tsv", tsv)])
     if tsv is not None:
         write_table(summary["output"], tsv, force=force)
         summary["table"] = str(tsv)
     return summary
 
 
-def run_regions(settings, inputs, job):
-    """Checks, then scan, load, run, finish; returns the summary (with the arrays when there is no output)."""
+def run_regions(settings, inputs, job, tables=()):
+    """Checks, then scan, load, run, finish; returns the summary (with the arrays when there is no output).
+    tables: (option, path) of further outputs the caller writes afterwards (predict's --tsv), checked here."""
     settings.check()
     require_model(job.model)
     job = _torchrun_shard(settings, job)
     device, dtype = device_and_dtype(job.device, job.precision)
+    check_distinct_paths([("-o", job.output), *tables],
+                         [("--fasta", inputs.fasta), ("--bed", inputs.bed), ("--ref", inputs.ref)])
+    task = "base" if settings.kind == "embed" else "classification"
     source = RegionSource(fasta=inputs.fasta, bed=inputs.bed, ref=inputs.ref, regions=inputs.regions,
-                          clip=settings.clip, resize=settings.resize)
+                          clip=settings.clip, resize=settings.resize, index_dir=inputs.index_dir)
     try:
-        mode = _output_mode(job)
-        source.scan()
-        if job.threads:
-            os.environ.setdefault("RAYON_NUM_THREADS", str(job.threads))  # the tokenizer's pool, made on first use
-        with torch_threads(job.threads):
-            loaded = load(job.model, "base" if settings.kind == "embed" else "classification", device, dtype)
-            if settings.kind == "embed":
-                check_layer(settings.layer, loaded.net.config)
-            head = make_head(settings, loaded.net.config)
-            if job.output is None:
-                return _in_memory(source, loaded, head, job)
-            return _to_file(source, loaded, head, job, mode)
+        with output_lock(job.output, h5writer.RESERVE_BYTES) as lock:
+            mode = _output_mode(job)
+            check_model(job.model, task)
+            source.scan()
+            if job.threads:
+                os.environ.setdefault("RAYON_NUM_THREADS", str(job.threads))  # the tokenizer's pool, made on first use
+            with torch_threads(job.threads):
+                loaded = load(job.model, task, device, dtype)
+                if settings.kind == "embed":
+                    check_layer(settings.layer, loaded.net.config)
+                check_batch_memory(settings, loaded, source.longest_bp)
+                head = make_head(settings, loaded.net.config)
+                if job.output is None:
+                    return _in_memory(source, loaded, head, job)
+                return _to_file(source, loaded, head, job, mode, lock)
     finally:
         source.close()
 
@@ -123,15 +137,15 @@ def _shard_size(source, shard):
     return (source.count - k + n - 1) // n
 
 
-def _to_file(source, loaded, head, job, mode):
+def _to_file(source, loaded, head, job, mode, lock):
     rows = _shard_size(source, head.settings.shard)
     attrs = attributes(source, loaded, head, job.command_line)
     if mode == "resume":
-        writer = h5writer.H5Writer.resume(job.output, attrs)
+        writer = h5writer.H5Writer.resume(job.output, attrs, reserve=lock)
         log.info("resuming %s from row %d of %d", writer.partial, writer.first_pending, writer.rows)
     else:
         writer = h5writer.H5Writer.create(job.output, rows, {**REGION_COLUMNS, **head.columns}, attrs,
-                                          head.token_columns)
+                                          head.token_columns, reserve=lock)
         if "labels" in head.columns:
             writer.f["labels"].attrs["label_names"] = head.label_names
     try:
@@ -142,6 +156,8 @@ def _to_file(source, loaded, head, job, mode):
         if mode == "new":
             writer.partial.unlink(missing_ok=True)
         raise
+    except OutputWriteError:
+        raise  # the writer closed the file and says what it kept
     except BaseException:
         writer.close()
         log.warning("stopped; the rows finished so far are kept in %s: continue with --resume", writer.partial)

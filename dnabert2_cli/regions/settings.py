@@ -5,9 +5,14 @@ from dataclasses import dataclass
 from dnabert2.errors import InputError
 from dnabert2.regions.windows import DEFAULT_LOOKAHEAD, DEFAULT_WINDOW, check_tiling
 
-POOLINGS = ("mean", "max", "cls", "none")
+# mean: over the real tokens; mean-all: over every token, [CLS] and [SEP] included (the DNABERT-2 release README's
+# recipe); max: over the real tokens; cls: the [CLS] vector; none: every real token's vector; per-base (embed
+# --per-base): for every base, the vector of the token covering it (docs/commands/embed.md)
+POOLINGS = ("mean", "mean-all", "max", "cls", "none", "per-base")
+UNPOOLED = ("none", "per-base")  # vectors go to /tokens, row by row
 DEFAULT_BATCH_TOKENS = 16384  # padded tokens per model call
 NONE_LOOKAHEAD = 128  # --pooling none keeps a block's token vectors in memory: fewer windows per block
+PER_BASE_LOOKAHEAD = 16  # --per-base keeps a block's base vectors (about 5 per token): fewer still
 
 
 @dataclass
@@ -31,15 +36,20 @@ class Settings:
         if self.pooling not in POOLINGS:
             raise InputError(f"--pooling {self.pooling!r}: expected one of {', '.join(POOLINGS)}")
         self.stride = check_tiling(self.window, self.stride)
-        if self.rc_average and self.pooling == "none" and self.kind == "embed":
-            raise InputError("--rc-average cannot be combined with --pooling none (per-token vectors of the two "
+        unpooled = self.kind == "embed" and self.pooling in UNPOOLED
+        what = "--per-base" if self.pooling == "per-base" else "--pooling none"
+        if self.rc_average and unpooled:
+            raise InputError(f"--rc-average cannot be combined with {what} (per-token vectors of the two "
                              "strands do not line up); pool the vectors or drop --rc-average")
+        if self.pooling == "per-base" and self.stride != self.window:
+            raise InputError(f"--per-base gives every base one vector: windows must not overlap (--stride "
+                             f"{self.stride} is below --window {self.window}); drop --stride")
         if self.batch_tokens < 1:
             raise InputError(f"--batch-tokens {self.batch_tokens}: must be at least 1")
         if self.lookahead < 1:
             raise InputError(f"--lookahead {self.lookahead}: must be at least 1 window")
-        if self.kind == "embed" and self.pooling == "none":
-            self.lookahead = min(self.lookahead, NONE_LOOKAHEAD)
+        if unpooled:
+            self.lookahead = min(self.lookahead, PER_BASE_LOOKAHEAD if self.pooling == "per-base" else NONE_LOOKAHEAD)
         self.shard = parse_shard(self.shard)
 
 
@@ -50,6 +60,7 @@ class RegionInputs:
     fasta: str = None
     bed: str = None
     ref: str = None
+    index_dir: str = None  # where a reference's index goes when its folder is read-only (None: the cache)
 
 
 @dataclass(frozen=True)
