@@ -20,23 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from random_model import random_model  # noqa: E402  (bench/ is the script's folder)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DNABERT2_SHARED_DATA", REPO.parent / "shared" / "data"))
 CHR2 = SHARED / "genomes" / "human_hg38_chr2_1-2333275"
 REF = CHR2 / "chr2_1-2333275.fa.gz"
 CHR2_LENGTH = 2333275
-
-
-def make_model(folder, preset):
-    import torch
-
-    from dnabert2.model import DNABert2Config, DNABert2ForMaskedLM
-    from dnabert2.tokenizer import load_tokenizer
-
-    torch.manual_seed(0)
-    DNABert2ForMaskedLM(DNABert2Config.from_preset(preset)).save_pretrained(folder)
-    load_tokenizer(SHARED / "reference_checkpoint").save_pretrained(folder)
-    return folder
 
 
 def random_bed(path, n, length, seed=0):
@@ -83,7 +73,7 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        folders = {m: str(make_model(tmp / m, m)) for m in models}
+        folders = {m: str(random_model(tmp / m, m)) for m in models}
         beds = {"chr2 promoters": str(CHR2 / "promoters_chr2_1-2333275.bed"),
                 f"{n_random:,} x 1 kbp": str(random_bed(tmp / "random.bed", n_random, 1000))}
         for label, bed in beds.items():

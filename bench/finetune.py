@@ -17,6 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from random_model import random_model  # noqa: E402  (bench/ is the script's folder)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DNABERT2_SHARED_DATA", REPO.parent / "shared" / "data"))
 
@@ -37,17 +39,6 @@ print(json.dumps({"seq_per_s": run["train_sequences_per_s"], "seconds": run["sec
 """
 
 
-def make_model(preset, folder):
-    import torch
-
-    from dnabert2.model import DNABert2Config, DNABert2ForMaskedLM
-    from dnabert2.tokenizer import load_tokenizer
-
-    torch.manual_seed(0)
-    DNABert2ForMaskedLM(DNABert2Config.from_preset(preset)).save_pretrained(folder)
-    load_tokenizer(SHARED / "reference_checkpoint").save_pretrained(folder)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", default="tiny,small,dnabert2-117m")
@@ -65,7 +56,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.presets.split(","):
             model = Path(tmp) / preset
-            make_model(preset, model)
+            random_model(model, preset)
             for lora in (False, True):
                 n_steps, batch = int(steps[preset]), int(batches[preset])
                 child = {"out": str(Path(tmp) / f"out_{preset}_{lora}"), "model": str(model), "data": str(data),

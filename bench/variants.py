@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from random_model import random_model  # noqa: E402  (bench/ is the script's folder)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DNABERT2_SHARED_DATA", REPO.parent / "shared" / "data"))
 KIRCHER = SHARED / "variants" / "kircher2019_satmut_mpra"
@@ -42,18 +44,6 @@ def first_variants(path, n):
                 kept += 1
             out.write(line)
     return path
-
-
-def random_model(folder, preset):
-    import torch
-
-    from dnabert2.model import DNABert2Config, DNABert2ForMaskedLM
-    from dnabert2.tokenizer import load_tokenizer
-
-    torch.manual_seed(0)
-    DNABert2ForMaskedLM(DNABert2Config.from_preset(preset)).save_pretrained(folder)
-    load_tokenizer(SHARED / "reference_checkpoint").save_pretrained(folder)
-    return folder
 
 
 def ours(vcf, model, threads):

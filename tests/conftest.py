@@ -143,3 +143,16 @@ def assert_same_as_uninterrupted(run_cli, resumed, args):
     assert a.keys() == b.keys()
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@pytest.fixture(scope="session")
+def plain_tiny(tiny_model_dir, reference_tokenizer_dir):
+    """(tokenizer, encoder) of the tiny model built plainly, without dnabert2's loaders: the reference side of
+    tests that compare the package's outputs with a hand computation."""
+    from transformers import PreTrainedTokenizerFast
+
+    from dnabert2.model import DNABert2ForMaskedLM
+
+    tok = PreTrainedTokenizerFast(tokenizer_file=str(reference_tokenizer_dir / "tokenizer.json"), unk_token="[UNK]",
+                                  cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", mask_token="[MASK]")
+    return tok, DNABert2ForMaskedLM.from_pretrained(tiny_model_dir).bert.eval()

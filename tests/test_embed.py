@@ -30,15 +30,9 @@ def genome(data):
 
 
 @pytest.fixture(scope="module")
-def reference(tiny_model_dir, reference_tokenizer_dir):
+def reference(plain_tiny):
     """Plain per-token computation: sequence -> (hidden states of real tokens [n, H] per layer, ids, offsets)."""
-    from transformers import PreTrainedTokenizerFast
-
-    from dnabert2.model import DNABert2ForMaskedLM
-
-    tok = PreTrainedTokenizerFast(tokenizer_file=str(reference_tokenizer_dir / "tokenizer.json"), unk_token="[UNK]",
-                                  cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", mask_token="[MASK]")
-    encoder = DNABert2ForMaskedLM.from_pretrained(tiny_model_dir).bert.eval()
+    tok, encoder = plain_tiny
 
     def run(seq, layer=-1):
         enc = tok(seq.upper(), return_offsets_mapping=True)

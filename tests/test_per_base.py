@@ -22,15 +22,9 @@ def elements():
 
 
 @pytest.fixture(scope="module")
-def per_base_reference(tiny_model_dir, reference_tokenizer_dir):
+def per_base_reference(plain_tiny):
     """sequence, window -> [len, H]: each base gets its covering token's vector, window by window."""
-    from transformers import PreTrainedTokenizerFast
-
-    from dnabert2.model import DNABert2ForMaskedLM
-
-    tok = PreTrainedTokenizerFast(tokenizer_file=str(reference_tokenizer_dir / "tokenizer.json"), unk_token="[UNK]",
-                                  cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", mask_token="[MASK]")
-    encoder = DNABert2ForMaskedLM.from_pretrained(tiny_model_dir).bert.eval()
+    tok, encoder = plain_tiny
 
     def run(seq, window):
         rows = []
