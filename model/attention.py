@@ -67,6 +67,15 @@ class TokenLayout:
         flat = x.reshape(self.batch * self.seqlen, *x.shape[2:])  # (b * s, ...)
         return flat if self.indices is None else flat.index_select(0, self.indices)
 
+    def rows_of(self, flat):
+        """Token rows of flat positions `flat` (sorted, in batch * seq, each a real token)."""
+        return flat if self.indices is None else torch.searchsorted(self.indices, flat)
+
+    def pad_some(self, x, flat):
+        """[len(flat), ...] rows at flat positions `flat` -> [batch, seq, ...], exactly 0 everywhere else"""
+        full = x.new_zeros(self.batch * self.seqlen, *x.shape[1:]).index_copy(0, flat, x)  # (b * s, ...)
+        return full.view(self.batch, self.seqlen, *x.shape[1:])
+
     def pad(self, x):
         """[tokens, ...] -> [batch, seq, ...], exactly 0 at padded positions"""
         if self.indices is not None:

@@ -69,8 +69,11 @@ class DNABert2Attention(nn.Module):
         self.self = DNABert2SelfAttention(config)
         self.output = DNABert2SelfOutput(config)
 
-    def forward(self, hidden, layout, alibi, need_weights=False):
+    def forward(self, hidden, layout, alibi, need_weights=False, rows=None):
+        """rows: None, or the token rows whose output is wanted (every row still serves as key and value)."""
         attended, weights = self.self(hidden, layout, alibi, need_weights)
+        if rows is not None:
+            attended, hidden = attended.index_select(0, rows), hidden.index_select(0, rows)  # (r, H)
         return self.output(attended, hidden), weights
 
 
@@ -97,8 +100,9 @@ class DNABert2Layer(nn.Module):
         self.attention = DNABert2Attention(config)
         self.mlp = DNABert2GatedMLP(config)
 
-    def forward(self, hidden, layout, alibi, need_weights=False):
-        hidden, weights = self.attention(hidden, layout, alibi, need_weights)
+    def forward(self, hidden, layout, alibi, need_weights=False, rows=None):
+        """[tokens, H] -> [tokens, H], or [len(rows), H]: the output of those token rows only"""
+        hidden, weights = self.attention(hidden, layout, alibi, need_weights, rows)
         return self.mlp(hidden), weights
 
 
@@ -111,16 +115,21 @@ class DNABert2Encoder(nn.Module):
         self.alibi = AlibiTable(config.num_attention_heads, config.alibi_starting_size)
         self.gradient_checkpointing = False
 
-    def forward(self, hidden, layout, output_hidden_states=False, output_attentions=False):
-        """hidden [tokens, H] -> (last [tokens, H], every layer's output or None, attention probs or None)"""
+    def forward(self, hidden, layout, output_hidden_states=False, output_attentions=False, last_rows=None):
+        """hidden [tokens, H] -> (last [tokens, H], every layer's output or None, attention probs or None).
+
+        last_rows: None, or a LongTensor of token rows: the last layer then computes its output (attention output
+        projection, feed-forward, LayerNorms) for those rows only, and `last` is [len(last_rows), H]. Every row
+        still gives its keys and values, so those outputs equal the full forward's."""
         states = [hidden] if output_hidden_states else None
         attentions = [] if output_attentions else None
-        for layer in self.layer:
+        for i, layer in enumerate(self.layer):
+            rows = last_rows if i == len(self.layer) - 1 else None
             if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
                 hidden, weights = self._gradient_checkpointing_func(layer.__call__, hidden, layout, self.alibi,
-                                                                    output_attentions)
+                                                                    output_attentions, rows)
             else:
-                hidden, weights = layer(hidden, layout, self.alibi, output_attentions)
+                hidden, weights = layer(hidden, layout, self.alibi, output_attentions, rows)
             if states is not None:
                 states.append(hidden)
             if attentions is not None:

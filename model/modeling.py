@@ -61,13 +61,19 @@ class DNABert2Model(DNABert2PreTrainedModel):
         self.post_init()
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, inputs_embeds=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
+                output_attentions=None, output_hidden_states=None, return_dict=None, output_mask=None, **kwargs):
+        """output_mask: optional [batch, seq] (bool or 0/1), the positions whose last hidden state is wanted. The
+        last layer then runs its attention output, feed-forward and LayerNorms on those positions only (every
+        position still gives its keys and values), so they equal the full forward's while the others come back
+        as 0, like padding; `pooler_output` is None unless position 0 of every row is wanted. It saves most of a
+        layer when a few positions are read, e.g. the masked ones of a pseudo-log-likelihood."""
         if (input_ids is None) == (inputs_embeds is None):
             raise InputError("give exactly one of input_ids and inputs_embeds")
         shape = tuple(input_ids.shape if input_ids is not None else inputs_embeds.shape[:2])
         if len(shape) != 2:
             raise InputError(f"input_ids must be [batch, seq], got shape {list(shape)}")
-        for name, tensor in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
+        for name, tensor in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids),
+                             ("output_mask", output_mask)):
             if tensor is not None and tuple(tensor.shape) != shape:
                 raise InputError(f"{name} has shape {list(tensor.shape)}, input_ids {list(shape)}")
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
@@ -78,13 +84,21 @@ class DNABert2Model(DNABert2PreTrainedModel):
         if attention_mask is None:
             attention_mask = torch.ones(shape, dtype=torch.bool, device=embedded.device)
         layout = TokenLayout.from_mask(attention_mask)
-        last, states, attentions = self.encoder(layout.unpad(embedded), layout,  # (t, H)
-                                                output_hidden_states, output_attentions)
-        last_hidden_state = layout.pad(last)  # (b, s, H)
+        wanted = rows = None
+        if output_mask is not None:
+            wanted = output_mask.to(attention_mask.device).bool() & attention_mask.bool()  # (b, s)
+            flat = torch.nonzero(wanted.flatten(), as_tuple=False).flatten()  # (r,)
+            rows = layout.rows_of(flat)
+        last, states, attentions = self.encoder(layout.unpad(embedded), layout,  # (t, H) or (r, H)
+                                                output_hidden_states, output_attentions, rows)
+        last_hidden_state = layout.pad(last) if rows is None else layout.pad_some(last, flat)  # (b, s, H)
+        pooled = self.pooler is not None and (wanted is None or bool(wanted[:, 0].all()))
+        if states is not None:
+            states = [layout.pad(h) for h in states[:-1]] + [last_hidden_state]
         output = BaseModelOutputWithPooling(
             last_hidden_state=last_hidden_state,
-            pooler_output=self.pooler(last_hidden_state) if self.pooler is not None else None,
-            hidden_states=tuple(layout.pad(h) for h in states) if states is not None else None,
+            pooler_output=self.pooler(last_hidden_state) if pooled else None,
+            hidden_states=tuple(states) if states is not None else None,
             attentions=tuple(attentions) if attentions is not None else None,
         )
         return self._return(output, return_dict)

@@ -134,6 +134,31 @@ def test_sequence_output_does_not_depend_on_its_batch():
     torch.testing.assert_close(pair[0, :7], alone[0], atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("backend", ["sdpa", "eager"])
+@pytest.mark.parametrize("lengths", [[9, 33, 1, 20], [12, 12]])  # padded, and no padding at all
+def test_output_mask_gives_the_full_forward_at_the_wanted_positions(backend, lengths):
+    cfg = small_config(heads=3, layers=3)
+    model = randomise(DNABert2Model(cfg), seed=11)
+    model.set_attn_implementation(backend)
+    ids, mask = batch(lengths, seed=12)
+    gen = torch.Generator().manual_seed(13)
+    wanted = (torch.rand(ids.shape, generator=gen) < 0.3).long()
+    wanted[0, 0] = wanted[-1, lengths[-1] - 1] = 1
+    wanted[1, lengths[1]:] = 1  # padded positions asked for stay 0
+    with torch.no_grad():
+        full = model(ids, attention_mask=mask, output_hidden_states=True)
+        some = model(ids, attention_mask=mask, output_mask=wanted, output_hidden_states=True)
+        cls = model(ids, attention_mask=mask, output_mask=torch.zeros_like(ids).index_fill(1, torch.tensor([0]), 1))
+    keep = (wanted * mask).bool()
+    torch.testing.assert_close(some.last_hidden_state[keep], full.last_hidden_state[keep], atol=1e-6, rtol=1e-6)
+    assert torch.equal(some.last_hidden_state[~keep], torch.zeros_like(some.last_hidden_state[~keep]))
+    for ours, theirs in zip(some.hidden_states[:-1], full.hidden_states[:-1]):
+        assert torch.equal(ours, theirs)
+    assert some.hidden_states[-1] is some.last_hidden_state
+    assert some.pooler_output is None  # position 0 is not wanted in every row
+    torch.testing.assert_close(cls.pooler_output, full.pooler_output, atol=1e-6, rtol=1e-6)
+
+
 def test_eager_attentions_equal_sdpa_and_are_probabilities():
     cfg = small_config(heads=4)
     model = randomise(DNABert2ForMaskedLM(cfg), seed=7)

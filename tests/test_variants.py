@@ -110,10 +110,15 @@ class Plain:
             spans.append((ids, range(max(0, lo - flank), min(len(offs), hi + flank))))
         return spans
 
-    def logp(self, ids, k):
+    def masked_input(self, ids, k):
+        """The ids the model sees when real token k is masked."""
         ids = list(ids)
-        target = ids[k + 1]
         ids[k + 1] = self.tok.mask_token_id
+        return tuple(ids)
+
+    def logp(self, ids, k):
+        target = ids[k + 1]
+        ids = list(self.masked_input(ids, k))
         with torch.no_grad():
             logits = self.model(input_ids=torch.tensor([ids])).logits[0, k + 1]
         return float(torch.log_softmax(logits.double(), -1)[target])
@@ -129,16 +134,33 @@ class Plain:
         return h.double().mean(0).numpy()
 
 
-def windows(seq, pos, ref, alt, context):
-    """The REF and ALT windows of a variant (1-based pos) cut by hand: context // 2 bp each side, clipped."""
+def window_bounds(length, pos, ref_length, context, step=32):
+    """(lo, hi, clipped) of the REF window of an allele (1-based pos) worked out by hand (docs/commands/
+    score-variants.md): context // 2 * 2 + len(REF) bp, one more when that and the contig's length differ in
+    parity; its middle the point length / 2 + j * step nearest the allele's middle (ties: the one nearer the
+    contig's middle); step at most context // 2, 0: centred on the allele; clipped at the ends."""
+    half, start = context // 2, pos - 1
+    step = min(step, half)
+    size = 2 * half + ref_length + ((length - ref_length) % 2 if step else 0)
+    middle = start + ref_length / 2
+    if step:
+        best = min(range(-length, length + 1), key=lambda j: (abs(length / 2 + j * step - middle), abs(j)))
+        lo = round(length / 2 + best * step - size / 2)
+    else:
+        lo = start - half
+    return max(0, lo), min(length, lo + size), lo < 0 or lo + size > length
+
+
+def windows(seq, pos, ref, alt, context, step=32):
+    """The REF and ALT windows of a variant (1-based pos) cut by hand."""
     start = pos - 1
-    lo, hi = max(0, start - context // 2), min(len(seq), start + len(ref) + context // 2)
+    lo, hi, _ = window_bounds(len(seq), pos, len(ref), context, step)
     ref_w = seq[lo:hi].upper()
     return ref_w, ref_w[:start - lo] + alt + ref_w[start - lo + len(ref):]
 
 
-def expected_llr(plain, seq, pos, ref, alt, context, rc_average=False, flank=1):
-    ref_w, alt_w = windows(seq, pos, ref, alt, context)
+def expected_llr(plain, seq, pos, ref, alt, context, rc_average=False, flank=1, step=32):
+    ref_w, alt_w = windows(seq, pos, ref, alt, context, step)
     score = plain.llr(ref_w, alt_w, flank)
     if rc_average:
         score = (score + plain.llr(revcomp(ref_w), revcomp(alt_w), flank)) / 2
@@ -169,20 +191,47 @@ def variant_rows(elements, variants):
 
 
 @pytest.mark.parametrize("rc_average", [False, True])
-def test_llr_equals_a_plain_per_token_computation(tmp_path, elements, plain, tiny_model_dir, run_cli, rc_average):
+@pytest.mark.parametrize("step", [None, 0, 7])  # the default grid (32, taken as 30 at --context 60), centred, 7 bp
+def test_llr_equals_a_plain_per_token_computation(tmp_path, elements, plain, tiny_model_dir, run_cli, rc_average,
+                                                  step):
     ref = write_fasta(tmp_path / "ref.fa", {k: elements[k] for k in ("F9", "HBB")})
     rows = variant_rows(elements, VARIANTS)
     vcf = write_vcf(tmp_path / "v.vcf", rows)
     out = tmp_path / "s.h5"
     result = run_cli("score-variants", "--vcf", vcf, "--ref", ref, "--model", tiny_model_dir, "-o", out,
-                     "--context", 60, "--batch-tokens", 300, "-q", *(["--rc-average"] if rc_average else []))
+                     "--context", 60, "--batch-tokens", 300, "-q", *(["--rc-average"] if rc_average else []),
+                     *(["--window-step", step] if step is not None else []))
     assert result.exit_code == 0, result.output
     got = datasets(out)
-    assert text(got["variants/status"]) == ["near_end"] * 3 + ["ok"] * 4 + ["near_end"] * 3 + ["ok"] * 2 + ["near_end"]
+    step = 32 if step is None else step
+    statuses = ["near_end" if window_bounds(len(elements[c]), p, len(r), 60, step)[2] else "ok" for c, p, r, _ in rows]
+    assert text(got["variants/status"]) == statuses and {"ok", "near_end"} == set(statuses)
     for i, (chrom, pos, r, a) in enumerate(rows):
-        want = expected_llr(plain, elements[chrom], pos, r, a, 60, rc_average)
+        want = expected_llr(plain, elements[chrom], pos, r, a, 60, rc_average, step=step)
         assert got["scores/llr"][i] == pytest.approx(want, abs=1e-5), (chrom, pos, r, a)
     assert (got["variants/n_masked_ref"] >= 1).all() and (got["variants/n_masked_alt"] >= 1).all()
+
+
+@pytest.mark.parametrize("length,context,step", [(1000, 300, 32), (331, 300, 32), (400, 60, 7), (97, 40, 32)])
+def test_ref_windows_sit_on_a_grid_symmetric_about_the_contig_middle(length, context, step):
+    from dnabert2.variants.windows import place
+
+    half, usable = context // 2, min(step, context // 2)
+    for n in (1, 2, 6):
+        spans = set()
+        for a in range(length - n + 1):
+            w = place(a, n, length, context, step)
+            assert (w.start, w.end, w.clipped) == window_bounds(length, a + 1, n, context, step)
+            assert w.offset == a - w.start and w.start <= a and a + n <= w.end
+            if not w.clipped:
+                assert min(a - w.start, w.end - a - n) >= half - usable / 2
+                assert w.end - w.start in (2 * half + n, 2 * half + n + 1)
+            mirror = place(length - a - n, n, length, context, step)  # the allele on the reverse complement
+            assert (mirror.start, mirror.end, mirror.clipped) == (length - w.end, length - w.start, w.clipped)
+            centred = place(a, n, length, context, 0)
+            assert (centred.start, centred.end) == (max(0, a - half), min(length, a + n + half))
+            spans.add((w.start, w.end))
+        assert len(spans) <= length // usable + 2  # nearby alleles of one length share their window
 
 
 def test_a_variant_on_the_reverse_complemented_reference_gets_the_same_rc_average_score(tmp_path, elements,
@@ -323,11 +372,11 @@ def test_saturation_matrix_reuses_the_ref_and_draws_maps(tmp_path, elements, pla
     got = datasets(out)
     assert got["scores/llr"].shape == (55, 4)
     assert got["sites/region"].tolist() == [0] * 30 + [1] * 25 and got["sites/offset"][30] == 0
-    rows = 0
+    most = fewest = 0  # model rows with the REF region's masked copies run once; with each distinct input once
     for r, (name, seq) in enumerate(seqs.items()):
         seq = seq.upper()
         matrix = got["scores/llr"][got["sites/region"] == r]
-        masked_ref = set()
+        masked_ref, inputs = set(), set()
         for i, base in enumerate(seq):
             for b, new in enumerate("ACGT"):
                 if new == base:
@@ -335,11 +384,14 @@ def test_saturation_matrix_reuses_the_ref_and_draws_maps(tmp_path, elements, pla
                     continue
                 alt = seq[:i] + new + seq[i + 1:]
                 assert matrix[i, b] == pytest.approx(plain.llr(seq, alt), abs=1e-5), (name, i, new)
-                (_, ref_k), (_, alt_k) = plain.changed(seq, alt, 1)
+                (ref_ids, ref_k), (alt_ids, alt_k) = plain.changed(seq, alt, 1)
                 masked_ref |= set(ref_k)
-                rows += len(alt_k)
-        rows += len(masked_ref)  # each masked REF token of the region runs once
-    assert f"{rows:,} model rows" in result.output
+                most += len(alt_k)
+                inputs |= {plain.masked_input(ids, k) for ids, ks in ((ref_ids, ref_k), (alt_ids, alt_k)) for k in ks}
+        most += len(masked_ref)  # each masked REF token of the region runs once
+        fewest += len(inputs)
+    rows = int(result.output.split(" model rows")[0].split()[-1].replace(",", ""))
+    assert fewest < most and fewest <= rows < most  # SNVs inside one token: the ALT copy is the REF copy
     assert len(tsv.read_text().splitlines()) == 1 + 166
     assert sorted(p.name for p in maps.iterdir()) == ["00000_a.png", "00001_b.png"]
     assert (maps / "00000_a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

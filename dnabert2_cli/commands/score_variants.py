@@ -3,6 +3,7 @@ import click
 
 from dnabert2.commands import options
 from dnabert2.variants.settings import DEFAULT_CONTEXT, DEFAULT_FLANK_TOKENS, DEFAULT_MAX_INDEL
+from dnabert2.variants.windows import DEFAULT_WINDOW_STEP
 
 
 @click.command("score-variants")
@@ -20,6 +21,9 @@ from dnabert2.variants.settings import DEFAULT_CONTEXT, DEFAULT_FLANK_TOKENS, DE
                    "model, delta for a fine-tuned one].")
 @click.option("--context", type=int, default=DEFAULT_CONTEXT, show_default=True,
               help="bp of reference around each variant (half on each side of the REF allele).")
+@click.option("--window-step", type=int, default=DEFAULT_WINDOW_STEP, show_default=True,
+              help="REF windows are centred on a grid this many bp apart (the point nearest the allele), so nearby "
+                   "variants share one; 0 centres each window on its allele.")
 @click.option("--flank-tokens", type=int, default=DEFAULT_FLANK_TOKENS, show_default=True,
               help="llr: changed tokens are masked with this many neighbours on each side.")
 @click.option("--max-indel", type=int, default=DEFAULT_MAX_INDEL, show_default=True,
@@ -33,7 +37,7 @@ from dnabert2.variants.settings import DEFAULT_CONTEXT, DEFAULT_FLANK_TOKENS, DE
               help="--saturate: a folder of PNG heatmaps, one per region (needs matplotlib).")
 @options.model_run_options
 def command(vcf, fasta, bed, ref, clip, resize, index_dir, saturate, model, output, batch_tokens, lookahead, shard,
-            resume, force, methods, context, flank_tokens, max_indel, rc_average, tsv, out_vcf, plot, device, precision,
+            resume, force, methods, context, window_step, flank_tokens, max_indel, rc_average, tsv, out_vcf, plot, device, precision,
             threads, verbose, quiet):
     """Score variants with a DNABERT-2 model: VCF/BCF + reference, or every SNV of regions (--saturate).
 
@@ -61,7 +65,8 @@ def command(vcf, fasta, bed, ref, clip, resize, index_dir, saturate, model, outp
     summary = score_variants(vcf, ref=ref, fasta=fasta, bed=bed, saturate=saturate, clip=clip, resize=resize,
                              index_dir=index_dir,
                              model=model, output=output, tsv=tsv, out_vcf=out_vcf, plot=plot,
-                             methods=list(methods) or None, context=context, flank_tokens=flank_tokens,
+                             methods=list(methods) or None, context=context, window_step=window_step,
+                             flank_tokens=flank_tokens,
                              max_indel=max_indel, rc_average=rc_average, batch_tokens=batch_tokens,
                              lookahead=lookahead, device=device, precision=precision, shard=shard, resume=resume,
                              force=force, threads=threads, show_progress=show_progress(quiet),

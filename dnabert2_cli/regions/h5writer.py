@@ -40,7 +40,7 @@ TOKENS = "tokens"
 SETTINGS = ("kind", "model_weights_sha256", "tokenizer_sha256", "pooling", "layer", "window", "stride", "resize",
             "clip", "rc_average", "precision", "half_output", "batch_tokens", "lookahead", "input_fingerprint",
             "n_regions_total", "label_names", "problem_type",
-            "methods", "context", "flank_tokens", "max_indel")  # the last four: score-variants
+            "methods", "context", "window_step", "flank_tokens", "max_indel")  # the last five: score-variants
 
 
 def partial_path(path):

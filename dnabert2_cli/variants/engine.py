@@ -5,7 +5,10 @@ replaced by [MASK], for llr) and `plain(seq)` (the mean of the last hidden layer
 classifier's logits for delta). Identical windows are one entry (the REF window of the variants of one position,
 the REF region of a saturation run), so each request is computed once while it stays cached; `compute()` runs all
 pending requests: rows sorted by length, packed into batches of at most `batch_tokens` padded tokens, masked and
-plain rows side by side. The masked-LM head runs only on the masked position of each row, not on every token.
+plain rows side by side. Masked copies that are the same input are one model row: the REF and the ALT window of an
+SNV that changes one token, with that token masked, differ nowhere else, so one row gives the log p of both
+tokens. The last encoder layer and the masked-LM head run only on the masked position of a masked row (the
+encoder's `output_mask`), not on every token.
 """
 import time
 
@@ -71,51 +74,66 @@ class Engine:
             self._pending[(number, -1)] = None
 
     def compute(self):
-        """Run every pending request through the model."""
-        rows = list(self._pending)
+        """Run every pending request through the model, each distinct input once."""
+        inputs = {}  # input -> the requests it answers
+        for number, k in self._pending:
+            inputs.setdefault(self._input(number, k), []).append((number, k))
         self._pending = {}
-        if not rows:
-            return
-        lengths = [len(self.tokens[number].ids) for number, _ in rows]
+        groups = list(inputs.values())
+        lengths = [len(self.tokens[group[0][0]].ids) for group in groups]
         for batch in sorted_batches(lengths, token_budget=self.batch_tokens):
-            self._run([rows[i] for i in batch])
+            self._run([groups[i] for i in batch])
 
-    def _run(self, rows):
+    def _input(self, number, k):
+        """What the model sees for request (number, k): the ids with real token k masked, or the window itself."""
+        if k < 0:
+            return number
+        ids = self.tokens[number].ids
+        return ids[:k + 1].tobytes(), ids[k + 2:].tobytes()  # token k sits after [CLS]
+
+    def _run(self, groups):
+        """One batch: a model row per group of requests that share one input."""
         import torch
 
-        mask_id = self.tokenizer.mask_token_id
+        rows = [group[0] for group in groups]
         ids, attention = pad_rows([self.tokens[number].ids for number, _ in rows], self.tokenizer.pad_token_id)
         masked = [r for r, (_, k) in enumerate(rows) if k >= 0]
-        targets = [int(ids[r, rows[r][1] + 1]) for r in masked]
+        wanted = attention.copy()  # the positions whose last hidden state is read: every one of a plain row
         for r in masked:
-            ids[r, rows[r][1] + 1] = mask_id  # token k sits after [CLS]
+            ids[r, rows[r][1] + 1] = self.tokenizer.mask_token_id
+            wanted[r] = 0
+            wanted[r, rows[r][1] + 1] = 1
         start = time.perf_counter()
         with torch.inference_mode():
-            ids_t, attention_t = (torch.from_numpy(x).to(self.device) for x in (ids, attention))
-            out = self.encoder(input_ids=ids_t, attention_mask=attention_t)
-            hidden = out.last_hidden_state  # [B, S, H]
+            ids_t, attention_t, wanted_t = (torch.from_numpy(x).to(self.device) for x in (ids, attention, wanted))
+            out = self.encoder(input_ids=ids_t, attention_mask=attention_t, output_mask=wanted_t)
+            hidden = out.last_hidden_state  # [B, S, H], 0 where not wanted
             if masked:
-                self._store_logp(rows, masked, targets, hidden)
+                self._store_logp(groups, masked, hidden)
             plain = [r for r, (_, k) in enumerate(rows) if k < 0]
             if plain:
-                self._store_plain(rows, plain, hidden, attention_t, out.pooler_output)
+                self._store_plain(rows, plain, hidden, attention_t)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.stats["model_seconds"] += time.perf_counter() - start
         self.stats["model_rows"] += len(rows)
         self.stats["model_tokens"] += int(attention.sum())
 
-    def _store_logp(self, rows, masked, targets, hidden):
+    def _store_logp(self, groups, masked, hidden):
+        """log p of each request's own token, from the masked-LM head at the masked position of its row."""
         import torch
 
         index = torch.as_tensor(masked, device=hidden.device)
-        positions = torch.as_tensor([rows[r][1] + 1 for r in masked], device=hidden.device)
+        positions = torch.as_tensor([groups[r][0][1] + 1 for r in masked], device=hidden.device)
         logits = self.mlm_head(hidden[index, positions]).float()  # [M, V], the masked positions only
-        picked = torch.log_softmax(logits, dim=-1).gather(1, torch.as_tensor(targets, device=hidden.device)[:, None])
-        for r, value in zip(masked, picked[:, 0].double().cpu().numpy()):
-            self.logp[rows[r]] = float(value)
+        requests = [(m, request) for m, r in enumerate(masked) for request in groups[r]]
+        which = torch.as_tensor([m for m, _ in requests], device=hidden.device)
+        targets = torch.as_tensor([int(self.tokens[n].ids[k + 1]) for _, (n, k) in requests], device=hidden.device)
+        picked = torch.log_softmax(logits, dim=-1)[which, targets]
+        for (_, request), value in zip(requests, picked.double().cpu().numpy()):
+            self.logp[request] = float(value)
 
-    def _store_plain(self, rows, plain, hidden, attention, pooled):
+    def _store_plain(self, rows, plain, hidden, attention):
         import torch
 
         index = torch.as_tensor(plain, device=hidden.device)
@@ -129,6 +147,6 @@ class Engine:
             for r, vector in zip(plain, mean.double().cpu().numpy()):
                 self.mean[rows[r][0]] = vector
         if self.classifier is not None:
-            logits = self.classifier(pooled[index]).float()  # dropout is off in eval mode
+            logits = self.classifier(self.encoder.pooler(hidden[index])).float()  # dropout is off in eval mode
             for r, vector in zip(plain, logits.double().cpu().numpy()):
                 self.logits[rows[r][0]] = vector

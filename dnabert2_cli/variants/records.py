@@ -129,7 +129,7 @@ class VcfSource:
         if max(len(v.ref), len(v.alt)) - 1 > self.settings.max_indel:
             v.status = "too_long"
             return
-        v.placement = place(start, len(v.ref), lengths[v.chrom], self.settings.context)
+        v.placement = place(start, len(v.ref), lengths[v.chrom], self.settings.context, self.settings.window_step)
         v.status = "near_end" if v.placement.clipped else "ok"
         if with_windows:
             v.ref_window = self.reference.fetch(v.chrom, v.placement.start, v.placement.end).upper()

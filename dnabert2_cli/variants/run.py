@@ -24,6 +24,7 @@ from dnabert2.variants.methods import make_methods
 from dnabert2.variants.settings import (DEFAULT_BLOCK, DEFAULT_CONTEXT, DEFAULT_FLANK_TOKENS, DEFAULT_MAX_INDEL,
                                         VariantSettings)
 from dnabert2.variants.summary import summary_of
+from dnabert2.variants.windows import DEFAULT_WINDOW_STEP
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class SideOutputs:
 
 def score_variants(vcf=None, *, ref=None, fasta=None, bed=None, saturate=False, clip=False, resize=None,
                    index_dir=None, model=None, output=None, tsv=None, out_vcf=None, plot=None, methods=None,
-                   context=DEFAULT_CONTEXT,
+                   context=DEFAULT_CONTEXT, window_step=DEFAULT_WINDOW_STEP,
                    flank_tokens=DEFAULT_FLANK_TOKENS, max_indel=DEFAULT_MAX_INDEL, rc_average=False,
                    batch_tokens=DEFAULT_BATCH_TOKENS, lookahead=DEFAULT_BLOCK, device="auto", precision="auto",
                    shard=None, resume=False, force=False, threads=None, show_progress=False, command_line=None):
@@ -62,7 +63,8 @@ def score_variants(vcf=None, *, ref=None, fasta=None, bed=None, saturate=False, 
     `out_vcf` and `plot` are written from it); without it, a dict of numpy arrays: the /variants (or /sites)
     columns under "variants" (or "sites"), the scores under "scores", and "summary".
     """
-    settings = VariantSettings(methods=methods, context=context, flank_tokens=flank_tokens, max_indel=max_indel,
+    settings = VariantSettings(methods=methods, context=context, window_step=window_step,
+                               flank_tokens=flank_tokens, max_indel=max_indel,
                                rc_average=rc_average, saturate=saturate, batch_tokens=batch_tokens, block=lookahead,
                                shard=shard)
     inputs = VariantInputs(vcf=vcf, ref=ref, fasta=fasta, bed=bed, clip=clip, resize=resize, index_dir=index_dir)
@@ -170,7 +172,7 @@ def _attributes(settings, source, loaded, methods, command_line):
         "kind": settings.kind, "command_line": command_line or "", "model": str(loaded.folder or "in-memory model"),
         "model_weights_sha256": weights_hash(loaded.net, loaded.folder),
         "tokenizer_sha256": tokenizer_hash(loaded.tokenizer), "methods": list(m.name for m in methods),
-        "context": settings.context, "flank_tokens": settings.flank_tokens, "max_indel": settings.max_indel,
+        "context": settings.context, "window_step": settings.window_step, "flank_tokens": settings.flank_tokens, "max_indel": settings.max_indel,
         "rc_average": settings.rc_average, "precision": precision_name(loaded.dtype),
         "batch_tokens": settings.batch_tokens, "lookahead": settings.block, "input_fingerprint": source.fingerprint,
         "n_regions_total": source.count, "shard": f"{settings.shard[0]}/{settings.shard[1]}" if settings.shard else "",

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from dnabert2.errors import InputError
 from dnabert2.regions.settings import DEFAULT_BATCH_TOKENS, parse_shard
 from dnabert2.regions.windows import DEFAULT_LOOKAHEAD
+from dnabert2.variants.windows import DEFAULT_WINDOW_STEP
 
 METHODS = ("llr", "emb", "delta")
 # why a row is (not) scored; every row gets one
@@ -22,6 +23,7 @@ class VariantSettings:
     """What one run computes and how it batches (stored in the file; --resume and merge check them)."""
     methods: tuple = None  # None: llr for a masked-LM folder, delta for a fine-tuned one (settled at load)
     context: int = DEFAULT_CONTEXT
+    window_step: int = DEFAULT_WINDOW_STEP
     flank_tokens: int = DEFAULT_FLANK_TOKENS
     max_indel: int = DEFAULT_MAX_INDEL
     rc_average: bool = False
@@ -41,7 +43,8 @@ class VariantSettings:
     def check(self):
         """Check and complete the options before any input is read (InputError for bad values)."""
         self.methods = parse_methods(self.methods)
-        for name, value, low in (("--context", self.context, 2), ("--flank-tokens", self.flank_tokens, 0),
+        for name, value, low in (("--context", self.context, 2), ("--window-step", self.window_step, 0),
+                                 ("--flank-tokens", self.flank_tokens, 0),
                                  ("--max-indel", self.max_indel, 0), ("--batch-tokens", self.batch_tokens, 1),
                                  ("--lookahead", self.block, 1)):
             if value is None or value < low:

@@ -1,13 +1,20 @@
 """The REF and ALT context windows of a variant, and the strand passes of --rc-average.
 
-A variant's REF window holds its REF allele with `context // 2` bp on each side (clipped at the contig ends: the
-`near_end` status); its ALT window is the same stretch with ALT in place of REF. The flanks are equal on both
-sides, so the same variant written on the reverse-complemented reference gets the reverse-complemented windows,
-and `--rc-average` gives both the same score.
+A variant's REF window is `context // 2 * 2` bp plus its REF allele long, as if centred on the allele, but its
+centre sits on a grid every `step` bp (`--window-step`, default 32), the grid point nearest the allele's centre:
+nearby variants with REF alleles of one length share one REF window (and so its masked copies), and each flank
+keeps at least `context // 2 - step / 2` bp. The grid is laid symmetrically about the contig's middle (its
+points are the middle plus whole steps; the window is one base longer where that needs it to end on whole
+bases, and ties go towards the middle), so the same variant written on the reverse-complemented reference gets
+the reverse-complemented windows and `--rc-average` gives both the same score. A step above `context // 2` is
+taken as `context // 2`; step 0 centres every window on its allele. Windows are clipped at the contig ends (the
+`near_end` status). The ALT window is the same stretch with ALT in place of REF.
 """
 from dataclasses import dataclass
 
 from dnabert2.tokenizer.dna import reverse_complement
+
+DEFAULT_WINDOW_STEP = 32  # bp between the centres of REF windows (--window-step; 0: centred on each allele)
 
 
 @dataclass(frozen=True)
@@ -19,10 +26,20 @@ class Placement:
     clipped: bool  # a flank was cut by a contig end
 
 
-def place(allele_start, allele_length, contig_length, context):
-    """The Placement of the window around an allele at [allele_start, allele_start + allele_length)."""
+def place(allele_start, allele_length, contig_length, context, step=DEFAULT_WINDOW_STEP):
+    """The Placement of the REF window of an allele at [allele_start, allele_start + allele_length) (module
+    docstring)."""
     half = context // 2
-    start, end = allele_start - half, allele_start + allele_length + half
+    step = min(step, half)
+    if step <= 0:
+        start, length = allele_start - half, 2 * half + allele_length
+    else:
+        length = 2 * half + allele_length
+        length += (contig_length - length) % 2  # the window's middle then lies on the grid
+        twice_offset = 2 * allele_start + allele_length - contig_length  # 2 x (allele middle - contig middle)
+        steps = (abs(twice_offset) + step - 1) // (2 * step)  # the nearest grid point, ties towards the middle
+        start = (contig_length - length) // 2 + (steps if twice_offset > 0 else -steps) * step
+    end = start + length
     clipped = start < 0 or end > contig_length
     start, end = max(start, 0), min(end, contig_length)
     return Placement(start, end, allele_start - start, clipped)
