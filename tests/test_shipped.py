@@ -185,14 +185,19 @@ def test_promoter_tables_pool_deduplicate_and_split_without_leaks(tmp_path):
             assert labelled.get(s, labelled.get(s.translate(complement)[::-1])) == LABEL_NAMES.index(y)
 
 
+def write_tata_train(root, seed, rows, length):
+    """root/gue/prom/prom_300_tata/train.csv: `rows` random sequences of `length` bp, labels 0, 1, 0, ..."""
+    folder = root / "gue" / "prom" / "prom_300_tata"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    table = [("".join(rng.choice(list("ACGT"), length)), i % 2) for i in range(rows)]
+    (folder / "train.csv").write_text("sequence,label\n" + "".join(f"{s},{y}\n" for s, y in table))
+
+
 def test_promoter_tables_leave_out_shuffled_negatives_by_default(tmp_path):
     from scripts.shipped.promoter_data import build_tables
 
-    folder = tmp_path / "gue" / "prom" / "prom_300_tata"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(2)
-    rows = [("".join(rng.choice(list("ACGT"), 60)), i % 2) for i in range(40)]
-    (folder / "train.csv").write_text("sequence,label\n" + "".join(f"{s},{y}\n" for s, y in rows))
+    write_tata_train(tmp_path, seed=2, rows=40, length=60)
     counts = build_tables(tmp_path, tmp_path / "tables", background=False)
     assert counts["input_rows"] == 20
     assert sum(counts[split]["positives"] for split in ("train", "dev", "test")) == 20
@@ -325,3 +330,59 @@ def test_promoters_get_a_higher_mean_probability_than_every_background_class():
     for mode in ("centre_300bp", "tiled_300bp"):
         means = evaluation["modes"][mode]["mean_probability"]
         assert all(means["promoter"] > means[group] for group in GROUPS[1:]), (mode, means)
+
+
+def test_dinucleotide_shuffle_keeps_every_dinucleotide_count_and_both_ends():
+    import random
+
+    from scripts.shipped.augment import dinucleotide_shuffle
+
+    rng = random.Random(3)
+    changed = 0
+    for _ in range(300):
+        sequence = "".join(rng.choice("ACGT") for _ in range(rng.randint(3, 300)))
+        shuffled = dinucleotide_shuffle(sequence, rng)
+        assert sorted(zip(sequence, sequence[1:])) == sorted(zip(shuffled, shuffled[1:]))
+        assert (shuffled[0], shuffled[-1], len(shuffled)) == (sequence[0], sequence[-1], len(sequence))
+        changed += shuffled != sequence
+    assert changed > 250  # short ones may come back unchanged; long ones practically never
+    assert dinucleotide_shuffle("AC", rng) == "AC"
+
+
+def test_augmented_rows_are_crops_of_either_strand_with_their_label():
+    from dnabert2.tokenizer.dna import reverse_complement
+    from scripts.shipped.augment import augmented
+
+    rng = np.random.default_rng(4)
+    rows = [("".join(rng.choice(list("ACGT"), 300)), i % 2, f"src{i}") for i in range(50)]
+    out = augmented(rows, copies=3, min_length=150, shuffled_fraction=0.3, seed=5)
+    assert len(out) == 150
+    by_source = {source: (sequence, label) for sequence, label, source in rows}
+    strands, shuffled = set(), 0
+    for piece, label, source in out:
+        original, expected = by_source[source.replace("+dishuffled", "")]
+        assert label == expected and 150 <= len(piece) <= 300
+        if source.endswith("+dishuffled"):
+            shuffled += 1
+        elif piece in original:
+            strands.add("+")
+        else:
+            assert piece in reverse_complement(original)
+            strands.add("-")
+    assert strands == {"+", "-"} and 20 <= shuffled <= 70
+    assert augmented(rows, copies=3, seed=5) == augmented(rows, copies=3, seed=5)
+
+
+def test_promoter_tables_augment_the_train_split_only(tmp_path):
+    from scripts.shipped.promoter_data import build_tables
+
+    write_tata_train(tmp_path, seed=6, rows=200, length=300)
+    plain = build_tables(tmp_path, tmp_path / "plain", background=False, shuffled_negatives=True)
+    augment = {"copies": 2, "min_length": 150, "shuffled_fraction": 0.5}
+    grown = build_tables(tmp_path, tmp_path / "grown", background=False, shuffled_negatives=True, augment=augment)
+    assert grown["augment"] == augment and grown["train"]["rows"] == 2 * plain["train"]["rows"]
+    for split in ("dev", "test"):
+        assert (tmp_path / "plain" / f"{split}.csv").read_text() == (tmp_path / "grown" / f"{split}.csv").read_text()
+    lengths = [len(line.split(",")[0]) for line in (tmp_path / "grown" / "train.csv").read_text().splitlines()[1:]]
+    assert min(lengths) >= 150 and max(lengths) <= 300 and len(set(lengths)) > 10
+    assert any(key.endswith("+dishuffled label 1") for key in grown["train"]["by_source"])

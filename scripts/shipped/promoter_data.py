@@ -47,6 +47,9 @@ TF_JOINED = 3  # GUE TF rows are 101 bp: three joined give a 303 bp background r
 TF_ROWS = 6000  # joined TF-negative rows: 18,000 of the 64,216 TF train negatives
 EXCLUDED_CHR2_END = 3_000_000  # lsgkm negatives on hg19 chr2 below this are dropped (evaluation slice nearby)
 SPLITS = ("train", "dev", "test")
+# the train split's augmentation (scripts/shipped/augment.py): two crops of 150-300 bp per row, either strand,
+# every crop dinucleotide-shuffled
+AUGMENT = {"copies": 2, "min_length": 150, "shuffled_fraction": 1.0}
 
 
 def split_of(sequence):
@@ -145,10 +148,12 @@ def _centre(sequence, length):
     return sequence[start:start + length]
 
 
-def build_tables(data_root, output, background=True, shuffled_negatives=False, seed=0):
+def build_tables(data_root, output, background=True, shuffled_negatives=False, seed=0, augment=None):
     """Write output/{train,dev,test}.csv (sequence,label) and return counts per split, label and source.
 
-    background=False leaves the human genomic background out; shuffled_negatives=True adds GUE's negatives."""
+    background=False leaves the human genomic background out; shuffled_negatives=True adds GUE's negatives;
+    augment (keyword arguments of scripts.shipped.augment.augmented, e.g. AUGMENT) replaces the train split by
+    its augmented copies (dev and test stay as they are)."""
     rows = gue_rows(data_root, shuffled_negatives)
     if background:
         rows += background_rows(data_root, seed)
@@ -166,10 +171,15 @@ def build_tables(data_root, output, background=True, shuffled_negatives=False, s
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     counts = {"input_rows": len(rows), "unique_sequences": len(labels), "dropped_conflicting": conflicting}
-    shuffle = random.Random(seed)
+    if augment is not None:
+        from scripts.shipped.augment import augmented
+
+        counts["augment"] = dict(augment)
+        by_split["train"] = augmented(sorted(by_split["train"]), seed=seed, **augment)
     for split, items in by_split.items():
         items.sort()
-        shuffle.shuffle(items)
+        random.Random(f"{seed}/{split}").shuffle(items)  # one generator per split: dev/test order never
+        # depends on the train split
         with open(output / f"{split}.csv", "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["sequence", "label"])

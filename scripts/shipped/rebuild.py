@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from scripts.shipped.evaluate import default_data_root, evaluate
-from scripts.shipped.promoter_data import OTHER_GENOMES, build_tables
+from scripts.shipped.promoter_data import AUGMENT, OTHER_GENOMES, build_tables
 from scripts.shipped.steps import digest, run_step
 
 # the architecture: between the `tiny` and `small` presets (sized for ~20 min of pretraining on 2 CPU cores)
@@ -39,8 +39,8 @@ PRETRAIN_STEPS = 2000
 PRETRAIN_OPTIONS = ("--max-tokens", "128", "--batch-size", "32", "--lr", "1e-3", "--save-every", "400",
                     "--eval-every", "400", "--eval-samples", "256", "--log-every", "10", "--workers", "1",
                     "--seed", "42")
-FINETUNE_OPTIONS = ("--epochs", "2", "--lr", "3e-4", "--batch-size", "32", "--warmup-steps", "100",
-                    "--eval-every", "200", "--max-length", "128", "--seed", "42", "--threads", "1")
+FINETUNE_OPTIONS = ("--epochs", "2", "--lr", "5e-4", "--batch-size", "32", "--warmup-steps", "100",
+                    "--eval-every", "500", "--max-length", "100", "--seed", "42", "--threads", "1")
 # more `dnabert2 predict` options of the chr2 evaluation: both strands averaged (the chr2 intervals have no
 # orientation, the training promoters all face their TSS), float32 on every machine, one thread
 EVALUATE_OPTIONS = ("--rc-average", "--precision", "fp32", "--threads", "1")
@@ -98,7 +98,7 @@ def copy_pretrained(out, source):
 
 def finetune_promoter(out, data_root):
     """Steps 3-5; returns the table counts."""
-    tables = build_tables(data_root, out / "promoter_tables")
+    tables = build_tables(data_root, out / "promoter_tables", augment=AUGMENT)
     finetune = run_step(out, "finetune", [
         "finetune", "--model", str(out / "pretrained"), "--data", str(out / "promoter_tables"), *FINETUNE_OPTIONS,
         "-o", str(out / "finetune_run"), "--force", "-q"], out / "finetune_run" / "metrics.json",
