@@ -39,7 +39,7 @@ PRETRAIN_STEPS = 2000
 PRETRAIN_OPTIONS = ("--max-tokens", "128", "--batch-size", "32", "--lr", "1e-3", "--save-every", "400",
                     "--eval-every", "400", "--eval-samples", "256", "--log-every", "10", "--workers", "1",
                     "--seed", "42")
-FINETUNE_OPTIONS = ("--epochs", "2", "--lr", "5e-4", "--batch-size", "32", "--warmup-steps", "100",
+FINETUNE_OPTIONS = ("--epochs", "3", "--lr", "5e-4", "--batch-size", "32", "--warmup-steps", "100",
                     "--eval-every", "500", "--max-length", "100", "--seed", "42", "--threads", "1")
 # more `dnabert2 predict` options of the chr2 evaluation: both strands averaged (the chr2 intervals have no
 # orientation, the training promoters all face their TSS), float32 on every machine, one thread
