@@ -8,7 +8,8 @@ same), so linear layers never work on padding. Every backend is a function
 with `qkv` the `[tokens, 3, heads, head_dim]` projections of those real tokens:
 
 - `sdpa`: re-pads to `[batch, heads, seq, head_dim]` and calls `torch.nn.functional.scaled_dot_product_attention`
-  with an additive ALiBi + padding bias, in blocks of query rows so the bias never exists whole for long inputs.
+  with an additive ALiBi + padding bias, in blocks of query rows so the bias never exists whole for long inputs
+  (blocks sized for the CPU's memory there, for a share of the card's memory on a GPU).
   Every device and dtype.
 - `eager`: the same bias with an explicit softmax; it returns the attention probabilities (`output_attentions`).
 - `flash_attention_2`: flash-attn's variable-length kernel straight on the unpadded tokens, with `alibi_slopes`;
@@ -27,10 +28,14 @@ from dnabert2.errors import InputError
 
 # what the release adds to the score of a padded key (always float32 there; cast to the score dtype here)
 PADDED_KEY_BIAS = -10000.0
-# at most this many bias elements per SDPA call (256 MiB in fp32): longer inputs attend in blocks of query rows.
-# On 2 AVX2 cores, blocks of 1 to 2 thousand rows ran fastest at 4,096 tokens; a bias that fits in one block is
+# at most this many bias elements per SDPA call on the CPU (256 MiB in fp32): longer inputs attend in blocks of query
+# rows. On 2 AVX2 cores, blocks of 1 to 2 thousand rows ran fastest at 4,096 tokens; a bias that fits in one block is
 # built once per forward and shared by every layer.
 MAX_BIAS_ELEMENTS = 2**26
+# on a CUDA GPU a block may take up to this share of the card's memory instead: there, rebuilding the bias in every
+# layer costs more than the memory it saves (an H200 in bf16 ran 1 x 4,096 tokens 2.6x and 8 x 4,096 3.1x faster in
+# one block than in blocks of 2^26 elements; bench/README.md)
+GPU_BIAS_SHARE = 1 / 16
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
@@ -84,6 +89,20 @@ class TokenLayout:
         return x.view(self.batch, self.seqlen, *x.shape[1:])  # (b, s, ...)
 
 
+@functools.lru_cache(maxsize=None)
+def _gpu_memory(index):
+    return torch.cuda.get_device_properties(index).total_memory
+
+
+def bias_block_elements(device, element_size=4):
+    """At most this many attention-bias elements per SDPA call on `device` (a torch.device), for numbers of
+    `element_size` bytes."""
+    if device.type != "cuda":
+        return MAX_BIAS_ELEMENTS
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    return max(MAX_BIAS_ELEMENTS, int(_gpu_memory(index) * GPU_BIAS_SHARE) // element_size)
+
+
 def _padded_bias(layout, alibi, q_start, q_end, dtype, device):
     """Additive bias [batch or 1, heads, q_end - q_start, seq]: ALiBi plus -10000 on padded keys. The bias of a
     whole batch (one block) is kept in the layout for the next layers; blocks of longer inputs are rebuilt."""
@@ -108,7 +127,7 @@ def _padded_qkv(qkv, layout):
 def sdpa_attention(qkv, layout, alibi, dropout_p=0.0, need_weights=False):
     q, k, v = _padded_qkv(qkv, layout)
     batch, heads, seqlen, _ = q.shape
-    rows = max(1, min(seqlen, MAX_BIAS_ELEMENTS // (batch * heads * seqlen)))
+    rows = max(1, min(seqlen, bias_block_elements(q.device, q.element_size()) // (batch * heads * seqlen)))
     blocks = []
     for start in range(0, seqlen, rows):
         end = min(seqlen, start + rows)

@@ -122,6 +122,29 @@ def test_long_inputs_attend_in_query_blocks_and_match_reference(monkeypatch):
     torch.testing.assert_close(out.double(), ref, atol=1e-5, rtol=1e-5)
 
 
+def test_query_blocks_are_sized_to_the_device(monkeypatch):
+    """The CPU's blocks stay at MAX_BIAS_ELEMENTS; a GPU's take a share of the card's memory (never less than the
+    CPU's), counted in elements of the computing dtype; the memory check follows the same block size."""
+    from dnabert2.common.memory import ModelSize, inference_bytes
+    from dnabert2.model import attention
+
+    assert attention.bias_block_elements(torch.device("cpu"), 2) == attention.MAX_BIAS_ELEMENTS
+    monkeypatch.setattr(attention, "_gpu_memory", lambda index: {0: 140 * 2**30, 1: 2**30}[index])
+    gpu, small_gpu = torch.device("cuda", 0), torch.device("cuda", 1)
+    assert attention.bias_block_elements(gpu, 2) == int(140 * 2**30 * attention.GPU_BIAS_SHARE) // 2
+    assert attention.bias_block_elements(gpu, 4) == int(140 * 2**30 * attention.GPU_BIAS_SHARE) // 4
+    assert attention.bias_block_elements(small_gpu, 2) == attention.MAX_BIAS_ELEMENTS
+    monkeypatch.setattr(attention, "flash_attn_installed", lambda: False)
+    release = DNABert2Config()
+    on_cpu, on_gpu = ModelSize.of(release), ModelSize.of(release, torch.bfloat16, gpu)
+    assert on_cpu.bias_block == attention.MAX_BIAS_ELEMENTS
+    assert on_gpu.bias_block == attention.bias_block_elements(gpu, 2) and on_gpu.half and not on_gpu.flash
+    # 8 x 4,096 tokens: the whole 1.6e9-element bias in one block on the large card, 2^26 elements on the CPU
+    bias_bytes = 2 * 8 * 12 * 4096 * 4096 * 2
+    assert inference_bytes(on_gpu, 8 * 4096, 4096) - inference_bytes(
+        ModelSize(768, 3072, 12, 12, half=True), 8 * 4096, 4096) == bias_bytes - 2 * attention.MAX_BIAS_ELEMENTS * 2
+
+
 def test_sequence_output_does_not_depend_on_its_batch():
     cfg = small_config(heads=12, head_size=4)
     model = randomise(DNABert2Model(cfg), seed=5)

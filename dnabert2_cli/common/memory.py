@@ -19,9 +19,9 @@ TRAIN_FLOATS_PER_TOKEN = (16, 5)
 # gives 328 MB plus 205-512 MiB of bias)
 INFERENCE_FLOATS_PER_TOKEN = (8, 3)
 OPTIMIZER_BYTES_PER_PARAMETER = 12  # the gradient and AdamW's two moments, fp32
-# the attention bias (ALiBi plus padding) is built in blocks of at most this many elements
-# (model/attention.py MAX_BIAS_ELEMENTS): one block is shared by all layers, several are rebuilt per layer and kept
-# for the backward pass
+# the attention bias (ALiBi plus padding) is built in blocks of at most this many elements on the CPU
+# (model/attention.py MAX_BIAS_ELEMENTS; on a GPU `bias_block_elements` sizes them to the card): one block is shared
+# by all layers, several are rebuilt per layer and kept for the backward pass
 BIAS_BLOCK_ELEMENTS = 2**26
 GIB = 2**30
 
@@ -36,18 +36,21 @@ class ModelSize:
     layers: int
     half: bool = False
     flash: bool = False
+    bias_block: int = BIAS_BLOCK_ELEMENTS  # attention-bias elements per block on the device
 
     @classmethod
     def of(cls, config, dtype=None, device=None):
         """The sizes of a model config, computing in `dtype` on `device` (torch objects; None: fp32 on the CPU)."""
         half = dtype is not None and getattr(dtype, "itemsize", 4) == 2
         flash = False
-        if half and device is not None and getattr(device, "type", "") == "cuda":
-            from dnabert2.model.attention import flash_attn_installed
+        bias_block = BIAS_BLOCK_ELEMENTS
+        if device is not None and getattr(device, "type", "") == "cuda":
+            from dnabert2.model.attention import bias_block_elements, flash_attn_installed
 
-            flash = flash_attn_installed()
+            flash = half and flash_attn_installed()
+            bias_block = bias_block_elements(device, 2 if half else 4)
         return cls(config.hidden_size, config.intermediate_size, config.num_attention_heads,
-                   config.num_hidden_layers, half, flash)
+                   config.num_hidden_layers, half, flash, bias_block)
 
     @property
     def number_bytes(self):
@@ -67,7 +70,7 @@ def training_bytes(size, rows, length, trainable):
     gradients and optimiser state of `trainable` parameters included)."""
     activations = rows * length * size.layers * size.floats_per_token() * size.number_bytes
     bias = _bias_elements(size, rows, length)
-    if bias > BIAS_BLOCK_ELEMENTS:
+    if bias > size.bias_block:
         bias *= size.layers  # rebuilt in blocks by every layer, each kept for the backward pass
     return activations + bias * size.number_bytes + trainable * OPTIMIZER_BYTES_PER_PARAMETER
 
@@ -76,7 +79,7 @@ def inference_bytes(size, tokens, length):
     """Memory one forward pass without gradients adds: `tokens` padded tokens in sequences of `length` (one
     layer's activations at a time, and one block of the attention bias and its scores)."""
     rows = max(1, tokens // max(length, 1))
-    bias = min(_bias_elements(size, rows, length), BIAS_BLOCK_ELEMENTS)
+    bias = min(_bias_elements(size, rows, length), size.bias_block)
     return (tokens * size.floats_per_token(INFERENCE_FLOATS_PER_TOKEN) + 2 * bias) * size.number_bytes
 
 
