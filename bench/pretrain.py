@@ -1,7 +1,8 @@
 """Pretraining throughput: training tokens/s of the tiny, small and 117M models on CPU in fp32 and bf16, and the
 share of step time spent waiting on data (goal: under 5%, i.e. the run is model-bound).
 
-Run by hand: `python bench/pretrain.py` (a few minutes on 2 cores; `--presets tiny,small` for a quick look).
+Run by hand: `python bench/pretrain.py` (a few minutes on 2 cores; `--presets tiny,small` for a quick look;
+`--device cuda` on a GPU).
 
 Each case is a real `dnabert2.pretrain` run on the E. coli genome of the shared data (random windows, tokenised
 and masked in DataLoader worker processes, batch of --batch-size windows of 128 tokens), with no evaluation and
@@ -33,7 +34,7 @@ def run_case(preset, precision, args):
         out = Path(tmp) / "run"
         t0 = time.perf_counter()
         summary = dnabert2.pretrain([GENOME], out, tokenizer=TOKENIZER, model_config=preset, precision=precision,
-                                    device="cpu", batch_size=args.batch_size, max_tokens=128, max_steps=steps,
+                                    device=args.device, batch_size=args.batch_size, max_tokens=128, max_steps=steps,
                                     warmup_steps=1, eval_every=0, save_every=10 ** 9, log_every=1,
                                     num_workers=args.workers, threads=args.threads, seed=0, force=True)
         wall = time.perf_counter() - t0
@@ -55,6 +56,7 @@ def main():
     parser.add_argument("--steps", type=int, default=None, help="steps per case (default: by model size)")
     parser.add_argument("--skip", type=int, default=1, help="first steps left out of the figures")
     parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: on a small shared machine more threads than free cores thrash)")
     args = parser.parse_args()
@@ -62,7 +64,8 @@ def main():
         sys.exit(f"shared data not found: {GENOME}")
 
     import torch
-    print(f"# dnabert2 pretrain throughput: CPU, {args.threads} "
+    where = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "CPU"
+    print(f"# dnabert2 pretrain throughput: {where}, {args.threads} "
           f"torch threads, {os.cpu_count()} cores, batch {args.batch_size} x 128 tokens, "
           f"{args.workers} data worker(s), torch {torch.__version__}")
     print()
