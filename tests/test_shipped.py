@@ -386,3 +386,169 @@ def test_promoter_tables_augment_the_train_split_only(tmp_path):
     lengths = [len(line.split(",")[0]) for line in (tmp_path / "grown" / "train.csv").read_text().splitlines()[1:]]
     assert min(lengths) >= 150 and max(lengths) <= 300 and len(set(lengths)) > 10
     assert any(key.endswith("+dishuffled label 1") for key in grown["train"]["by_source"])
+
+
+def _model_folder(path, tensors, config=None):
+    """A model folder with config.json, model.safetensors and a tokenizer file."""
+    import json
+
+    from safetensors.torch import save_file
+
+    path.mkdir(parents=True)
+    (path / "config.json").write_text(json.dumps(config or {"model_type": "dnabert2", "hidden_size": 4}))
+    (path / "tokenizer.json").write_text('{"model": "same"}')
+    save_file(tensors, str(path / "model.safetensors"))
+    return path
+
+
+def test_average_weights_is_the_mean_of_the_runs(tmp_path):
+    from safetensors.torch import load_file
+
+    from scripts.shipped.average import average_weights
+
+    runs = [_model_folder(tmp_path / f"run{i}", {"w": torch.full((2, 3), float(i)), "b": torch.tensor([i, 2.0 * i]),
+                                                 "ids": torch.arange(4)}) for i in (1, 2, 6)]
+    summary = average_weights(runs, tmp_path / "avg")
+    averaged = load_file(str(tmp_path / "avg" / "model.safetensors"))
+    assert torch.equal(averaged["w"], torch.full((2, 3), 3.0)) and averaged["w"].dtype == torch.float32
+    assert torch.equal(averaged["b"], torch.tensor([3.0, 6.0]))
+    assert torch.equal(averaged["ids"], torch.arange(4))  # non-float tensors equal in every run are kept
+    assert summary["tensors"] == 3 and summary["parameters"] == 6 + 2 + 4
+    for name in ("config.json", "tokenizer.json"):
+        assert (tmp_path / "avg" / name).read_bytes() == (runs[0] / name).read_bytes()
+
+
+@pytest.mark.parametrize("other, config, match", [
+    ({"w": torch.ones(2, 3), "extra": torch.ones(1)}, None, "tensor names differ"),
+    ({"w": torch.ones(3, 2)}, None, r"tensor w is .*\(3, 2\)"),
+    ({"w": torch.ones(2, 3, dtype=torch.float16)}, None, "tensor w is torch.float16"),
+    ({"w": torch.ones(2, 3)}, {"model_type": "dnabert2", "hidden_size": 8}, "differs .* in hidden_size"),
+])
+def test_average_weights_refuses_runs_that_differ(tmp_path, other, config, match):
+    from scripts.shipped.average import average_weights
+
+    first = _model_folder(tmp_path / "a", {"w": torch.zeros(2, 3)})
+    second = _model_folder(tmp_path / "b", other, config)
+    with pytest.raises(InputError, match=match):
+        average_weights([first, second], tmp_path / "avg")
+    assert not (tmp_path / "avg").exists()
+
+
+def test_average_weights_of_a_model_with_itself_is_that_model(tmp_path):
+    from safetensors.torch import load_file
+
+    import dnabert2
+    from scripts.shipped.average import average_weights
+
+    average_weights([model_path("promoter")] * 2, tmp_path / "avg")
+    stored, averaged = (load_file(str(folder / "model.safetensors")) for folder in (model_path("promoter"),
+                                                                                   tmp_path / "avg"))
+    assert stored.keys() == averaged.keys() and all(torch.equal(stored[k], averaged[k]) for k in stored)
+    model, _ = dnabert2.load_model(tmp_path / "avg", device="cpu")
+    assert type(model).__name__ == "DNABert2ForSequenceClassification"
+
+
+def test_finetune_options_change_only_the_seed():
+    from scripts.shipped.rebuild import FINETUNE_OPTIONS, SEEDS, finetune_options, seed_run
+
+    assert SEEDS[0] == 42 and finetune_options(42) == FINETUNE_OPTIONS  # the cached seed-42 step stays valid
+    assert seed_run(42) == ("finetune", "finetune_run")
+    for seed in SEEDS[1:]:
+        changed = [(a, b) for a, b in zip(FINETUNE_OPTIONS, finetune_options(seed)) if a != b]
+        assert changed == [("42", str(seed))] and seed_run(seed) == (f"finetune_seed{seed}", f"finetune_run_seed{seed}")
+
+
+def test_promoter_card_seed_table_is_the_evaluation_record():
+    from scripts.shipped.cards import calibration_reading, history, probability_reading, seed_reading, seed_tables
+    from scripts.shipped.rebuild import SEEDS
+
+    evaluation = _records("promoter")["evaluation.json"]
+    card = (model_path("promoter") / "README.md").read_text()
+    assert sorted(evaluation["seeds"]) == [str(s) for s in SEEDS]
+    overall, per_class = seed_tables(evaluation)
+    for text in (overall, per_class, seed_reading(evaluation), probability_reading(evaluation), history(evaluation),
+                 calibration_reading(evaluation["calibration"])):
+        assert text in card
+    for seed, entry in evaluation["seeds"].items():
+        for mode in ("centre_300bp", "tiled_300bp"):
+            scores = entry["modes"][mode]["scores"]
+            assert set(scores) == {"all", *GROUPS[1:]}
+            assert f"| seed {seed} run (float32) |" in overall
+            assert f"{scores['all']['auroc']:.3f} | {scores['all']['auprc']:.3f}" in overall
+    assert "spread over seeds was not measured" not in card and "seventh try" in card
+    assert "average of the weights of 3 fine-tunes" in card
+
+
+def test_seed_reading_says_whether_the_tiled_target_is_met_from_the_numbers():
+    import copy
+
+    from scripts.shipped.cards import seed_reading
+
+    evaluation = copy.deepcopy(_records("promoter")["evaluation.json"])
+    tiled = evaluation["modes"]["tiled_300bp"]["scores"]
+    tiled["cpg_oe"]["all"]["auroc"] = 0.869
+    tiled["classifier"]["all"]["auroc"] = 0.875
+    assert "target (AUROC at least 0.87 and above CpG o/e) is met" in seed_reading(evaluation)
+    for value, cpg in ((0.8699, 0.86), (0.88, 0.89)):
+        tiled["classifier"]["all"]["auroc"], tiled["cpg_oe"]["all"]["auroc"] = value, cpg
+        assert "is not met" in seed_reading(evaluation)
+    for entry in evaluation["seeds"].values():
+        entry["modes"]["tiled_300bp"]["scores"]["all"]["auroc"] = 0.5
+    assert "above every run" in seed_reading(evaluation)
+
+
+def test_platt_scaling_recovers_a_known_scale_and_shift():
+    from scripts.shipped.calibrate import fit_platt, log_loss
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=20_000)
+    y = (rng.random(z.size) < 1 / (1 + np.exp(-(2.5 * z - 0.7)))).astype(int)
+    a, c = fit_platt(z, y)
+    assert abs(a - 2.5) < 0.1 and abs(c + 0.7) < 0.06
+    assert log_loss(z, y, a, c) <= min(log_loss(z, y, 2.5, -0.7), log_loss(z, y))  # the fit is the optimum
+
+
+@pytest.mark.parametrize("z, y, match", [
+    ([0.1, 0.5, 0.9], [1, 1, 1], "both classes"),
+    ([-2.0, -1.0, 1.0, 2.0, 0.5, -0.5], [1, 1, 0, 0, 1, 0], "do not rank these rows"),
+    ([-2.0, -1.0, 1.0, 2.0], [0, 0, 1, 1], "separate these rows perfectly"),
+])
+def test_platt_scaling_refuses_rows_it_cannot_calibrate_on(z, y, match):
+    from scripts.shipped.calibrate import fit_platt
+
+    with pytest.raises(InputError, match=match):
+        fit_platt(z, y)
+
+
+def test_calibration_folds_the_scale_into_the_classifier(tmp_path):
+    """The calibrated folder's log-odds are a z + c of the original's, exactly what the record says, and the dev
+    log-loss does not get worse."""
+    from dnabert2.model import DNABert2Config, DNABert2ForSequenceClassification
+    from dnabert2.tokenizer import load_tokenizer
+    from scripts.shipped.calibrate import calibrate, fold, log_odds
+
+    torch.manual_seed(0)
+    config = DNABert2Config.from_preset("tiny")
+    config.num_labels = 2
+    config.id2label, config.label2id = dict(enumerate(LABEL_NAMES)), {name: i for i, name in enumerate(LABEL_NAMES)}
+    model = DNABert2ForSequenceClassification(config)
+    with torch.no_grad():
+        model.classifier.weight.normal_(0, 0.5)
+    model.save_pretrained(tmp_path / "model")
+    load_tokenizer(model_path("promoter")).save_pretrained(tmp_path / "model")
+    rng = np.random.default_rng(1)
+    sequences = ["".join(rng.choice(list("ACGT"), size=int(n))) for n in rng.integers(60, 200, size=40)]
+    z = log_odds(tmp_path / "model", sequences)
+    fold(tmp_path / "model", tmp_path / "folded", 2.0, -0.5)
+    np.testing.assert_allclose(log_odds(tmp_path / "folded", sequences), 2.0 * z - 0.5, atol=1e-5)
+
+    # labels that follow the model's scores, noisily (perfectly ranked rows have no finite fit)
+    t = (z - z.mean()) / z.std()
+    labels = np.where(rng.random(z.size) < 1 / (1 + np.exp(-2 * t)), "promoter", "background")
+    table = tmp_path / "dev.csv"
+    table.write_text("sequence,label\n" + "".join(f"{s},{l}\n" for s, l in zip(sequences, labels)))
+    record = calibrate(tmp_path / "model", table, tmp_path / "calibrated")
+    assert record["rows"] == 40 and record["positives"] == int((labels == "promoter").sum()) and record["scale"] > 0
+    np.testing.assert_allclose(log_odds(tmp_path / "calibrated", sequences),
+                               record["scale"] * z + record["shift"], rtol=1e-4, atol=1e-4)  # float32 sums
+    assert record["log_loss"]["after"] <= record["log_loss"]["before"]

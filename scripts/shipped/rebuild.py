@@ -9,9 +9,13 @@ whose output is present is kept, so an interrupted rebuild continues where it st
      With --pretrained DIR, steps 1-2 are replaced by a copy of DIR (e.g. the shipped pretrained model, made by
      steps 1-2 earlier; its pretraining.json travels with it).
   3. tables     the promoter training tables (scripts/shipped/promoter_data.py)
-  4. finetune   a promoter classifier from OUT_DIR/pretrained
-  5. convert    to float16 -> OUT_DIR/promoter
-  6. evaluate   on the chr2 Genomic Benchmarks intervals, next to CpG o/e and GC (scripts/shipped/evaluate.py)
+  4. finetune   a promoter classifier from OUT_DIR/pretrained, once per seed of SEEDS (OUT_DIR/finetune_run for
+                seed 42, OUT_DIR/finetune_run_seed43 etc. for the others), then the uniform average of their
+                weights -> OUT_DIR/finetune_average (scripts/shipped/average.py), its classifier rescaled on the
+                dev split (Platt scaling, scripts/shipped/calibrate.py) -> OUT_DIR/finetune_calibrated
+  5. convert    the calibrated average to float16 -> OUT_DIR/promoter
+  6. evaluate   on the chr2 Genomic Benchmarks intervals, next to CpG o/e and GC (scripts/shipped/evaluate.py):
+                the shipped model (OUT_DIR/evaluation) and each seed's float32 run (OUT_DIR/evaluation_seed42 etc.)
   7. transfer   pretrained vs randomly initialised, fine-tuned on four GUE mouse tasks (scripts/shipped/transfer.py)
   8. cards      README.md in both folders (scripts/shipped/cards.py); --install copies both folders into the
                 package (dnabert2_cli/shipped/).
@@ -24,10 +28,13 @@ if __package__ in (None, ""):  # run as a file: make the repository root importa
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
+from scripts.shipped.average import average_weights
+from scripts.shipped.calibrate import calibrate
 from scripts.shipped.evaluate import default_data_root, evaluate
-from scripts.shipped.promoter_data import AUGMENT, OTHER_GENOMES, build_tables
+from scripts.shipped.promoter_data import AUGMENT, LABEL_NAMES, OTHER_GENOMES, build_tables
 from scripts.shipped.steps import digest, run_step
 
 # the architecture: between the `tiny` and `small` presets (sized for ~20 min of pretraining on 2 CPU cores)
@@ -41,6 +48,9 @@ PRETRAIN_OPTIONS = ("--max-tokens", "128", "--batch-size", "32", "--lr", "1e-3",
                     "--seed", "42")
 FINETUNE_OPTIONS = ("--epochs", "3", "--lr", "5e-4", "--batch-size", "32", "--warmup-steps", "100",
                     "--eval-every", "500", "--max-length", "100", "--seed", "42", "--threads", "1")
+# the promoter classifier is fine-tuned once per seed (FINETUNE_OPTIONS with --seed replaced) and shipped as the
+# uniform average of the runs' weights; the first seed's run is the step "finetune" in OUT_DIR/finetune_run
+SEEDS = (42, 43, 44)
 # more `dnabert2 predict` options of the chr2 evaluation: both strands averaged (the chr2 intervals have no
 # orientation, the training promoters all face their TSS), float32 on every machine, one thread
 EVALUATE_OPTIONS = ("--rc-average", "--precision", "fp32", "--threads", "1")
@@ -96,18 +106,63 @@ def copy_pretrained(out, source):
         shutil.copytree(source, target)
 
 
+def finetune_options(seed):
+    """FINETUNE_OPTIONS with `--seed` set to `seed` (unchanged for the seed they name)."""
+    options = list(FINETUNE_OPTIONS)
+    options[options.index("--seed") + 1] = str(seed)
+    return tuple(options)
+
+
+def seed_run(seed):
+    """(step name, run folder) of one seed's fine-tune: the first seed keeps the single-run names."""
+    return ("finetune", "finetune_run") if seed == SEEDS[0] else (f"finetune_seed{seed}", f"finetune_run_seed{seed}")
+
+
 def finetune_promoter(out, data_root):
-    """Steps 3-5; returns the table counts."""
+    """Steps 3-5; returns the table counts, the steps and each seed's metrics."""
     tables = build_tables(data_root, out / "promoter_tables", augment=AUGMENT)
-    finetune = run_step(out, "finetune", [
-        "finetune", "--model", str(out / "pretrained"), "--data", str(out / "promoter_tables"), *FINETUNE_OPTIONS,
-        "-o", str(out / "finetune_run"), "--force", "-q"], out / "finetune_run" / "metrics.json",
-        inputs=digest(out / "promoter_tables") + digest(out / "pretrained", MODEL_FILES))
+    inputs = digest(out / "promoter_tables") + digest(out / "pretrained", MODEL_FILES)
+    runs = []
+    for seed in SEEDS:
+        name, folder = seed_run(seed)
+        step = run_step(out, name, [
+            "finetune", "--model", str(out / "pretrained"), "--data", str(out / "promoter_tables"),
+            *finetune_options(seed), "-o", str(out / folder), "--force", "-q"], out / folder / "metrics.json",
+            inputs=inputs)
+        metrics = json.loads((out / folder / "metrics.json").read_text())
+        runs.append({"seed": seed, "step": name, "folder": folder, "command": step["command"],
+                     "seconds": step["seconds"], "steps": metrics["steps"],
+                     "best_step": metrics["runs"][0]["best_step"], "rows": metrics["rows"],
+                     "dev": metrics["dev"], "test": metrics["test"]})
+    average = average_weights([out / run["folder"] for run in runs], out / "finetune_average")
+    print(f"[rebuild] average: {len(runs)} runs ({average['tensors']} tensors) -> {out / 'finetune_average'}",
+          file=sys.stderr, flush=True)
+    calibration = calibrate(out / "finetune_average", out / "promoter_tables" / "dev.csv",
+                            out / "finetune_calibrated", positive=LABEL_NAMES[1])
+    print(f"[rebuild] calibrate: log-odds x {calibration['scale']:.3f} + {calibration['shift']:.3f} "
+          f"-> {out / 'finetune_calibrated'}", file=sys.stderr, flush=True)
     convert = run_step(out, "convert_promoter", [
-        "convert", str(out / "finetune_run"), "-o", str(out / "promoter"), "--task", "classification",
+        "convert", str(out / "finetune_calibrated"), "-o", str(out / "promoter"), "--task", "classification",
         "--precision", "fp16", "--force", "-q"], out / "promoter" / "model.safetensors",
-        inputs=digest(out / "finetune_run"))
-    return {"tables": tables, "finetune": finetune, "convert_promoter": convert}
+        inputs=digest(out / "finetune_calibrated"))
+    return {"tables": tables, "finetune": runs[0], "seeds": runs,
+            "average": {"folder": "finetune_average", "seeds": [run["seed"] for run in runs]},
+            "calibration": calibration, "convert_promoter": convert}
+
+
+def evaluate_seeds(out, data_root, runs):
+    """Evaluate each seed's float32 run on chr2 like the shipped model (OUT_DIR/evaluation_seed42 etc.); returns
+    {seed: {"folder", "modes": {mode: the classifier's table (all and per background class), "mean_probability"}}}."""
+    seeds = {}
+    for run in runs:
+        started = time.time()
+        result = evaluate(out / run["folder"], out / f"evaluation_seed{run['seed']}", data_root, EVALUATE_OPTIONS)
+        print(f"[rebuild] evaluate seed {run['seed']} ({run['folder']}): done in {time.time() - started:.1f} s",
+              file=sys.stderr, flush=True)
+        seeds[str(run["seed"])] = {"folder": run["folder"], "modes": {
+            mode: {"command": m["command"], "scores": m["scores"]["classifier"],
+                   "mean_probability": m["mean_probability"]} for mode, m in result["modes"].items()}}
+    return seeds
 
 
 def rebuild(out, data_root, pretrained=None, install=False):
@@ -124,7 +179,11 @@ def rebuild(out, data_root, pretrained=None, install=False):
     record = {"data_root": str(data_root), "model_config": MODEL_CONFIG,
               "pretraining": json.loads((out / "pretrained" / "pretraining.json").read_text())}
     record.update(finetune_promoter(out, data_root))
+    started = time.time()
     record["evaluation"] = evaluate(out / "promoter", out / "evaluation", data_root, EVALUATE_OPTIONS)
+    print(f"[rebuild] evaluate promoter: done in {time.time() - started:.1f} s", file=sys.stderr, flush=True)
+    record["evaluation"]["seeds"] = evaluate_seeds(out, data_root, record["seeds"])
+    record["evaluation"]["calibration"] = record["calibration"]  # shipped beside the card that quotes it
     record["transfer"] = compare(out, data_root)
     write_cards(out, record)
     for name, key, file in (("pretrained", "transfer", "transfer.json"), ("promoter", "evaluation", "evaluation.json")):

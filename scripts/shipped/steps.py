@@ -24,6 +24,7 @@ def run_step(out, name, command, produces, inputs=""):
     steps = json.loads(record_path.read_text()) if record_path.is_file() else {}
     steps[name] = {"command": shown, "seconds": round(time.time() - started, 1), "inputs": inputs}
     record_path.write_text(json.dumps(steps, indent=1) + "\n")
+    print(f"[rebuild] {name}: done in {steps[name]['seconds']} s", file=sys.stderr, flush=True)
     return steps[name]
 
 
