@@ -16,7 +16,6 @@ if __package__ in (None, ""):  # run as a file: make the repository root importa
     from pathlib import Path as _Path
     _sys.path.insert(0, str(_Path(__file__).resolve().parents[2]))
 
-import csv
 import json
 import shutil
 from pathlib import Path
@@ -71,18 +70,15 @@ def fit_platt(z, y, iterations=100):
     return a, c
 
 
-def read_table(path, positive):
-    """(sequences, labels 0/1) of a sequence,label table; label `positive` is 1, any other 0."""
-    sequences, labels = [], []
-    with open(path, newline="") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
-            if not row.get("sequence") or row.get("label") is None:
-                raise InputError(located(path, f"line {line}: expected sequence,label"))
-            sequences.append(row["sequence"].strip().upper())
-            labels.append(1 if row["label"].strip() == positive else 0)
-    if not sequences:
-        raise InputError(located(path, "no rows"))
-    return sequences, labels
+def read_labels(path, positive):
+    """(sequences, labels 0/1) of a one-sequence, one-label table (read and checked by finetune's table reader);
+    label `positive` is 1, any other 0."""
+    from dnabert2.finetuning.tables import read_table
+
+    table = read_table(path)
+    if table.pairs or len(table.label_columns) != 1:
+        raise InputError(located(path, "calibration needs one sequence column and one label column"))
+    return table.sequences, [1 if labels[0] == positive else 0 for labels in table.labels]
 
 
 def log_odds(model_dir, sequences, batch_size=64):
@@ -129,7 +125,7 @@ def calibrate(model_dir, table, out, positive="promoter"):
     """Fit (a, c) on `table` and write the folded model to `out`; returns the record the card reads."""
     import numpy as np
 
-    sequences, labels = read_table(table, positive)
+    sequences, labels = read_labels(table, positive)
     z = log_odds(model_dir, sequences)
     a, c = fit_platt(z, labels)
     fold(model_dir, out, a, c)
