@@ -552,3 +552,31 @@ def test_calibration_folds_the_scale_into_the_classifier(tmp_path):
     np.testing.assert_allclose(log_odds(tmp_path / "calibrated", sequences),
                                record["scale"] * z + record["shift"], rtol=1e-4, atol=1e-4)  # float32 sums
     assert record["log_loss"]["after"] <= record["log_loss"]["before"]
+
+
+def test_rebuild_steps_side_by_side_are_all_recorded_and_kept_on_rerun(tmp_path, monkeypatch):
+    import json
+    import subprocess
+
+    from scripts.shipped import steps
+
+    calls = []
+    monkeypatch.setattr(steps.subprocess, "run", lambda argv, check: calls.append(argv[3:]))
+    jobs = [(f"step{i}", ["--version", str(i)], tmp_path, f"inputs{i}") for i in range(5)]
+    records = steps.run_steps(tmp_path, jobs, parallel=3)
+    assert sorted(calls) == sorted(["--version", str(i)] for i in range(5))
+    assert [r["command"] for r in records] == [f"dnabert2 --version {i}" for i in range(5)]
+    recorded = json.loads((tmp_path / "steps.json").read_text())
+    assert sorted(recorded) == [f"step{i}" for i in range(5)]  # no step's record lost to another's write
+    calls.clear()
+    changed = [*jobs[:4], ("step4", ["--version", "4"], tmp_path, "new inputs")]
+    steps.run_steps(tmp_path, changed, parallel=2)
+    assert calls == [["--version", "4"]]  # only the step whose inputs changed runs again
+
+    def fail(argv, check):
+        raise subprocess.CalledProcessError(1, argv)
+
+    monkeypatch.setattr(steps.subprocess, "run", fail)
+    with pytest.raises(subprocess.CalledProcessError):
+        steps.run_steps(tmp_path, [("broken", ["--version"], tmp_path / "absent", "")], parallel=2)
+    assert "broken" not in json.loads((tmp_path / "steps.json").read_text())

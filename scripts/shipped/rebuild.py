@@ -9,14 +9,16 @@ whose output is present is kept, so an interrupted rebuild continues where it st
      With --pretrained DIR, steps 1-2 are replaced by a copy of DIR (e.g. the shipped pretrained model, made by
      steps 1-2 earlier; its pretraining.json travels with it).
   3. tables     the promoter training tables (scripts/shipped/promoter_data.py)
-  4. finetune   a promoter classifier from OUT_DIR/pretrained, once per seed of SEEDS (OUT_DIR/finetune_run for
-                seed 42, OUT_DIR/finetune_run_seed43 etc. for the others), then the uniform average of their
+  4. finetune   a promoter classifier from OUT_DIR/pretrained, once per seed of SEEDS, one run per CPU core at a
+                time (OUT_DIR/finetune_run for seed 42, OUT_DIR/finetune_run_seed43 etc. for the others; one
+                thread each, so a run gives the same weights alone or side by side), then the uniform average of their
                 weights -> OUT_DIR/finetune_average (scripts/shipped/average.py), its classifier rescaled on the
                 dev split (Platt scaling, scripts/shipped/calibrate.py) -> OUT_DIR/finetune_calibrated
   5. convert    the calibrated average to float16 -> OUT_DIR/promoter
   6. evaluate   on the chr2 Genomic Benchmarks intervals, next to CpG o/e and GC (scripts/shipped/evaluate.py):
                 the shipped model (OUT_DIR/evaluation) and each seed's float32 run (OUT_DIR/evaluation_seed42 etc.)
-  7. transfer   pretrained vs randomly initialised, fine-tuned on four GUE mouse tasks (scripts/shipped/transfer.py)
+  7. transfer   pretrained vs randomly initialised, fine-tuned on four GUE mouse tasks (scripts/shipped/transfer.py;
+                also one run per core)
   8. cards      README.md in both folders (scripts/shipped/cards.py); --install copies both folders into the
                 package (dnabert2_cli/shipped/).
 """
@@ -35,7 +37,7 @@ from scripts.shipped.average import average_weights
 from scripts.shipped.calibrate import calibrate
 from scripts.shipped.evaluate import default_data_root, evaluate
 from scripts.shipped.promoter_data import AUGMENT, LABEL_NAMES, OTHER_GENOMES, build_tables
-from scripts.shipped.steps import digest, run_step
+from scripts.shipped.steps import digest, run_step, run_steps
 
 # the architecture: between the `tiny` and `small` presets (sized for ~20 min of pretraining on 2 CPU cores)
 MODEL_CONFIG = {"hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 512,
@@ -122,13 +124,15 @@ def finetune_promoter(out, data_root):
     """Steps 3-5; returns the table counts, the steps and each seed's metrics."""
     tables = build_tables(data_root, out / "promoter_tables", augment=AUGMENT)
     inputs = digest(out / "promoter_tables") + digest(out / "pretrained", MODEL_FILES)
-    runs = []
+    jobs = []
     for seed in SEEDS:
         name, folder = seed_run(seed)
-        step = run_step(out, name, [
-            "finetune", "--model", str(out / "pretrained"), "--data", str(out / "promoter_tables"),
-            *finetune_options(seed), "-o", str(out / folder), "--force", "-q"], out / folder / "metrics.json",
-            inputs=inputs)
+        jobs.append((name, ["finetune", "--model", str(out / "pretrained"), "--data", str(out / "promoter_tables"),
+                            *finetune_options(seed), "-o", str(out / folder), "--force", "-q"],
+                     out / folder / "metrics.json", inputs))
+    runs = []
+    for seed, step in zip(SEEDS, run_steps(out, jobs)):  # one-thread runs, one per core
+        name, folder = seed_run(seed)
         metrics = json.loads((out / folder / "metrics.json").read_text())
         runs.append({"seed": seed, "step": name, "folder": folder, "command": step["command"],
                      "seconds": step["seconds"], "steps": metrics["steps"],

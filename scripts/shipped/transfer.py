@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from dnabert2.finetuning.gue import PAPER_DNABERT2
-from scripts.shipped.steps import run_step
+from scripts.shipped.steps import run_steps
 
 TASKS = ("mouse/0", "mouse/2", "mouse/3", "mouse/4")
 FINETUNE_OPTIONS = ("--epochs", "5", "--max-steps", "200", "--lr", "5e-4", "--batch-size", "32",
@@ -51,15 +51,20 @@ def compare(out, data_root):
     out, data_root = Path(out), Path(data_root)
     random_init(out / "pretrained", out / "random_init")
     models = {"pretrained": out / "pretrained", "random_init": out / "random_init"}
+    jobs, runs = [], {}
+    for task in TASKS:
+        for arm in ARMS:
+            run = runs[task, arm] = out / "transfer" / arm / task.replace("/", "_")
+            run.parent.mkdir(parents=True, exist_ok=True)
+            jobs.append((f"transfer/{arm}/{task}", [
+                "finetune", "--model", str(models[arm]), "--data", str(data_root / "gue" / task),
+                *FINETUNE_OPTIONS, "-o", str(run), "--force", "-q"], run / "metrics.json"))
+    steps = dict(zip(runs, run_steps(out, jobs)))  # one-thread runs, one per core
     result = {}
     for task in TASKS:
         row = {"paper": PAPER_DNABERT2[task]}
         for arm in ARMS:
-            run = out / "transfer" / arm / task.replace("/", "_")
-            run.parent.mkdir(parents=True, exist_ok=True)
-            step = run_step(out, f"transfer/{arm}/{task}", [
-                "finetune", "--model", str(models[arm]), "--data", str(data_root / "gue" / task),
-                *FINETUNE_OPTIONS, "-o", str(run), "--force", "-q"], run / "metrics.json")
+            step, run = steps[task, arm], runs[task, arm]
             metrics = json.loads((run / "metrics.json").read_text())
             row[arm] = {"mcc": metrics["test"]["mcc"], "mcc_std": metrics["test_std"]["mcc"],
                         "per_seed": [r["test"]["mcc"] for r in metrics["runs"]],
