@@ -125,15 +125,12 @@ def finetune_promoter(out, data_root):
     """Steps 3-5; returns the table counts, the steps and each seed's metrics."""
     tables = build_tables(data_root, out / "promoter_tables", augment=AUGMENT)
     inputs = digest(out / "promoter_tables") + digest(out / "pretrained", MODEL_FILES)
-    jobs = []
-    for seed in SEEDS:
-        name, folder = seed_run(seed)
-        jobs.append((name, ["finetune", "--model", str(out / "pretrained"), "--data", str(out / "promoter_tables"),
-                            *finetune_options(seed), "-o", str(out / folder), "--force", "-q"],
-                     out / folder / "metrics.json", inputs))
+    named = [(seed, *seed_run(seed)) for seed in SEEDS]
+    jobs = [(name, ["finetune", "--model", str(out / "pretrained"), "--data", str(out / "promoter_tables"),
+                    *finetune_options(seed), "-o", str(out / folder), "--force", "-q"],
+             out / folder / "metrics.json", inputs) for seed, name, folder in named]
     runs = []
-    for seed, step in zip(SEEDS, run_steps(out, jobs)):  # one-thread runs, one per core
-        name, folder = seed_run(seed)
+    for (seed, name, folder), step in zip(named, run_steps(out, jobs)):  # one-thread runs, one per core
         metrics = json.loads((out / folder / "metrics.json").read_text())
         runs.append({"seed": seed, "step": name, "folder": folder, "command": step["command"],
                      "seconds": step["seconds"], "steps": metrics["steps"],
