@@ -521,33 +521,50 @@ def test_platt_scaling_refuses_rows_it_cannot_calibrate_on(z, y, match):
         fit_platt(z, y)
 
 
-def test_calibration_folds_the_scale_into_the_classifier(tmp_path):
-    """The calibrated folder's log-odds are a z + c of the original's, exactly what the record says, and the dev
-    log-loss does not get worse."""
+def _tiny_classifier(path, seed):
+    """A random tiny two-class classifier folder (promoter labels, the shipped tokenizer)."""
     from dnabert2.model import DNABert2Config, DNABert2ForSequenceClassification
     from dnabert2.tokenizer import load_tokenizer
-    from scripts.shipped.calibrate import calibrate, fold, log_odds
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     config = DNABert2Config.from_preset("tiny")
     config.num_labels = 2
     config.id2label, config.label2id = dict(enumerate(LABEL_NAMES)), {name: i for i, name in enumerate(LABEL_NAMES)}
     model = DNABert2ForSequenceClassification(config)
     with torch.no_grad():
         model.classifier.weight.normal_(0, 0.5)
-    model.save_pretrained(tmp_path / "model")
-    load_tokenizer(model_path("promoter")).save_pretrained(tmp_path / "model")
-    rng = np.random.default_rng(1)
-    sequences = ["".join(rng.choice(list("ACGT"), size=int(n))) for n in rng.integers(60, 200, size=40)]
+    model.save_pretrained(path)
+    load_tokenizer(model_path("promoter")).save_pretrained(path)
+    return path
+
+
+def _random_sequences(count, seed=1):
+    rng = np.random.default_rng(seed)
+    return ["".join(rng.choice(list("ACGT"), size=int(n))) for n in rng.integers(60, 200, size=count)]
+
+
+def _dev_table(path, sequences, z, seed=1):
+    """A sequence,label table whose labels follow the scores z, noisily (perfectly ranked rows have no finite
+    calibration); returns (path, labels)."""
+    rng = np.random.default_rng(seed)
+    t = (z - z.mean()) / z.std()
+    labels = np.where(rng.random(z.size) < 1 / (1 + np.exp(-2 * t)), "promoter", "background")
+    path.write_text("sequence,label\n" + "".join(f"{s},{l}\n" for s, l in zip(sequences, labels)))
+    return path, labels
+
+
+def test_calibration_folds_the_scale_into_the_classifier(tmp_path):
+    """The calibrated folder's log-odds are a z + c of the original's, exactly what the record says, and the dev
+    log-loss does not get worse."""
+    from scripts.shipped.calibrate import calibrate, fold, log_odds
+
+    _tiny_classifier(tmp_path / "model", seed=0)
+    sequences = _random_sequences(40)
     z = log_odds(tmp_path / "model", sequences)
     fold(tmp_path / "model", tmp_path / "folded", 2.0, -0.5)
     np.testing.assert_allclose(log_odds(tmp_path / "folded", sequences), 2.0 * z - 0.5, atol=1e-5)
 
-    # labels that follow the model's scores, noisily (perfectly ranked rows have no finite fit)
-    t = (z - z.mean()) / z.std()
-    labels = np.where(rng.random(z.size) < 1 / (1 + np.exp(-2 * t)), "promoter", "background")
-    table = tmp_path / "dev.csv"
-    table.write_text("sequence,label\n" + "".join(f"{s},{l}\n" for s, l in zip(sequences, labels)))
+    table, labels = _dev_table(tmp_path / "dev.csv", sequences, z)
     record = calibrate(tmp_path / "model", table, tmp_path / "calibrated")
     assert record["rows"] == 40 and record["positives"] == int((labels == "promoter").sum()) and record["scale"] > 0
     np.testing.assert_allclose(log_odds(tmp_path / "calibrated", sequences),
@@ -581,3 +598,46 @@ def test_rebuild_steps_side_by_side_are_all_recorded_and_kept_on_rerun(tmp_path,
     with pytest.raises(subprocess.CalledProcessError):
         steps.run_steps(tmp_path, [("broken", ["--version"], tmp_path / "absent", "")], parallel=2)
     assert "broken" not in json.loads((tmp_path / "steps.json").read_text())
+
+
+def test_greedy_soup_adds_runs_best_first_while_the_loss_does_not_rise():
+    from scripts.shipped.soup import greedy
+
+    alone = {"a": 0.60, "b": 0.55, "c": 0.58, "d": 0.70}
+    soups = {("b", "c"): 0.54, ("b", "c", "a"): 0.56, ("b", "c", "d"): 0.54}
+    chosen, ranking, tries = greedy(list("abcd"), lambda soup: alone[soup[0]] if len(soup) == 1 else soups[tuple(soup)])
+    assert ranking == [("b", 0.55), ("c", 0.58), ("a", 0.60), ("d", 0.70)]
+    assert tries == [(["b", "c"], 0.54, True), (["b", "c", "a"], 0.56, False), (["b", "c", "d"], 0.54, True)]
+    assert chosen == ["b", "c", "d"]  # a run that leaves the loss as it was joins (the paper's >= on accuracy)
+    assert greedy(["x"], lambda soup: 1.0) == (["x"], [("x", 1.0)], [])
+    with pytest.raises(InputError, match="at least one run"):
+        greedy([], lambda soup: 1.0)
+
+
+def test_greedy_soup_writes_the_average_it_scored_and_leaves_out_a_run_that_hurts(tmp_path):
+    """A good run, an identical copy of it (joins: the average is the same model) and an unrelated random run
+    (left out: labels follow the good run's scores); the record's losses are those of the folders themselves."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from scripts.shipped.calibrate import log_odds
+    from scripts.shipped.soup import calibrated_dev_loss, greedy_soup
+
+    good = _tiny_classifier(tmp_path / "good", seed=0)
+    shutil.copytree(good, tmp_path / "copy")
+    other = _tiny_classifier(tmp_path / "other", seed=5)
+    sequences = _random_sequences(60)
+    table, labels = _dev_table(tmp_path / "dev.csv", sequences, log_odds(good, sequences))
+    y = (labels == "promoter").astype(int)
+    record = greedy_soup([other, good, tmp_path / "copy"], table, tmp_path / "soup")
+    assert record["chosen"] == [str(good), str(tmp_path / "copy")]
+    assert [r["folder"] for r in record["ranking"]][-1] == str(other)
+    for entry in record["ranking"]:
+        assert entry["log_loss"] == pytest.approx(calibrated_dev_loss(entry["folder"], sequences, y))
+    assert record["log_loss"] == pytest.approx(calibrated_dev_loss(tmp_path / "soup", sequences, y))
+    assert [t["kept"] for t in record["tries"]] == [True, False]
+    soup, alone = (load_file(str(f / "model.safetensors")) for f in (tmp_path / "soup", good))
+    assert all(torch.equal(soup[k], alone[k]) for k in alone)  # the average of a run and its copy is the run
+    assert not (tmp_path / "soup.try").exists()
+

@@ -1,6 +1,6 @@
 """Uniform weight averaging ("model soup") of model folders fine-tuned from the same starting weights.
 
-    python scripts/shipped/average.py OUT_DIR RUN_DIR RUN_DIR [RUN_DIR ...]
+    python scripts/shipped/average.py OUT_DIR RUN_DIR [RUN_DIR ...]
 
 Every folder must hold the same config.json, and model.safetensors files with the same tensor names, shapes and
 dtypes; floating-point tensors are averaged (in float64, then cast back to their dtype), any other tensor must be
@@ -25,16 +25,17 @@ COPIED = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", 
 
 
 def average_weights(folders, out):
-    """Average the model.safetensors of `folders` (two or more) into OUT/model.safetensors, copy config.json and
-    the tokenizer files; returns {"folders": [...], "tensors": count, "parameters": count}. Raises InputError when
-    the folders differ in config, tensor names, shapes or dtypes (or in a non-float tensor or a tokenizer file)."""
+    """Average the model.safetensors of `folders` (one or more; the average of one is its copy) into
+    OUT/model.safetensors, copy config.json and the tokenizer files; returns {"folders": [...], "tensors": count,
+    "parameters": count}. Raises InputError when the folders differ in config, tensor names, shapes or dtypes (or
+    in a non-float tensor or a tokenizer file)."""
     import torch
     from safetensors import safe_open
     from safetensors.torch import save_file
 
     folders = [Path(f) for f in folders]
-    if len(folders) < 2:
-        raise InputError("averaging needs at least two model folders")
+    if not folders:
+        raise InputError("averaging needs at least one model folder")
     for folder in folders:
         for name in (CONFIG, WEIGHTS):
             if not (folder / name).is_file():
