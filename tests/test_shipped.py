@@ -459,15 +459,16 @@ def test_finetune_options_change_only_the_seed():
 
 
 def test_promoter_card_seed_table_is_the_evaluation_record():
-    from scripts.shipped.cards import calibration_reading, history, probability_reading, seed_reading, seed_tables
+    from scripts.shipped.cards import (calibration_reading, history, probability_reading, seed_reading, seed_tables,
+                                       soup_reading)
     from scripts.shipped.rebuild import SEEDS
 
     evaluation = _records("promoter")["evaluation.json"]
     card = (model_path("promoter") / "README.md").read_text()
     assert sorted(evaluation["seeds"]) == [str(s) for s in SEEDS]
     overall, per_class = seed_tables(evaluation)
-    for text in (overall, per_class, seed_reading(evaluation), probability_reading(evaluation), history(evaluation, evaluation["calibration"]),
-                 calibration_reading(evaluation["calibration"])):
+    for text in (overall, per_class, seed_reading(evaluation), probability_reading(evaluation), history(evaluation),
+                 calibration_reading(evaluation["calibration"]), soup_reading(evaluation["soup"])):
         assert text in card
     for seed, entry in evaluation["seeds"].items():
         for mode in ("centre_300bp", "tiled_300bp"):
@@ -475,8 +476,18 @@ def test_promoter_card_seed_table_is_the_evaluation_record():
             assert set(scores) == {"all", *GROUPS[1:]}
             assert f"| seed {seed} run (float32) |" in overall
             assert f"{scores['all']['auroc']:.3f} | {scores['all']['auprc']:.3f}" in overall
-    assert "spread over seeds was not measured" not in card and "eighth try" in card
-    assert f"average of the weights of {len(SEEDS)} fine-tunes" in card
+    assert "spread over seeds was not measured" not in card and "ninth try" in card
+    soup, uniform = evaluation["soup"], evaluation["uniform"]
+    assert set(soup["chosen"]) <= set(SEEDS) and sorted(uniform["seeds"]) == list(SEEDS)
+    assert f"average of the weights of {len(soup['chosen'])} of {len(SEEDS)} fine-tunes" in card
+    assert f"| uniform average of the {len(SEEDS)} runs, calibrated (float32) |" in overall
+    # the soup's record follows its own rule: best run first, a run kept when the loss does not rise
+    assert [r["log_loss"] for r in soup["ranking"]] == sorted(r["log_loss"] for r in soup["ranking"])
+    best = soup["ranking"][0]["log_loss"]
+    for step in soup["tries"]:
+        assert step["kept"] == (step["log_loss"] <= best)
+        best = min(best, step["log_loss"])
+    assert soup["log_loss"] == best
 
 
 def test_seed_reading_says_whether_the_tiled_target_is_met_from_the_numbers():
@@ -641,3 +652,19 @@ def test_greedy_soup_writes_the_average_it_scored_and_leaves_out_a_run_that_hurt
     assert all(torch.equal(soup[k], alone[k]) for k in alone)  # the average of a run and its copy is the run
     assert not (tmp_path / "soup.try").exists()
 
+
+def test_paired_bootstrap_interval_holds_the_difference_and_resolves_a_clear_one():
+    from scripts.shipped.evaluate import paired_bootstrap
+
+    rng = np.random.default_rng(0)
+    groups = ["promoter"] * 30 + ["enhancer"] * 200
+    labels = np.array([1] * 30 + [0] * 200)
+    good, weak = labels + rng.normal(0, 0.5, 230), labels + rng.normal(0, 3, 230)
+    result = paired_bootstrap(good, weak, groups, resamples=500)
+    expected = auroc(list(good[:30]), list(good[30:])) - auroc(list(weak[:30]), list(weak[30:]))
+    assert result["difference"] == pytest.approx(expected)
+    assert 0 < result["low"] < result["difference"] < result["high"]  # a clear lead leaves 0 out
+    level = paired_bootstrap(good, good, groups, resamples=50)
+    assert level["difference"] == level["low"] == level["high"] == 0  # paired: the same draw for both scores
+    with pytest.raises(InputError, match="at least one promoter and one background"):
+        paired_bootstrap([0.1, 0.2], [0.3, 0.4], ["promoter", "promoter"])

@@ -11,12 +11,15 @@ whose output is present is kept, so an interrupted rebuild continues where it st
   3. tables     the promoter training tables (scripts/shipped/promoter_data.py)
   4. finetune   a promoter classifier from OUT_DIR/pretrained, once per seed of SEEDS, one run per CPU core at a
                 time (OUT_DIR/finetune_run for seed 42, OUT_DIR/finetune_run_seed43 etc. for the others; one
-                thread each, so a run gives the same weights alone or side by side), then the uniform average of their
-                weights -> OUT_DIR/finetune_average (scripts/shipped/average.py), its classifier rescaled on the
-                dev split (Platt scaling, scripts/shipped/calibrate.py) -> OUT_DIR/finetune_calibrated
-  5. convert    the calibrated average to float16 -> OUT_DIR/promoter
+                thread each, so a run gives the same weights alone or side by side), then the average of the
+                weights of the runs a greedy soup picks on the dev split -> OUT_DIR/finetune_average
+                (scripts/shipped/soup.py), its classifier rescaled on the dev split (Platt scaling,
+                scripts/shipped/calibrate.py) -> OUT_DIR/finetune_calibrated; for comparison, the uniform average
+                of every run, calibrated the same way -> OUT_DIR/finetune_uniform_calibrated
+  5. convert    the calibrated soup to float16 -> OUT_DIR/promoter
   6. evaluate   on the chr2 Genomic Benchmarks intervals, next to CpG o/e and GC (scripts/shipped/evaluate.py):
-                the shipped model (OUT_DIR/evaluation) and each seed's float32 run (OUT_DIR/evaluation_seed42 etc.)
+                the shipped model (OUT_DIR/evaluation), each seed's float32 run (OUT_DIR/evaluation_seed42 etc.)
+                and the calibrated uniform average (OUT_DIR/evaluation_uniform)
   7. transfer   pretrained vs randomly initialised, fine-tuned on four GUE mouse tasks (scripts/shipped/transfer.py;
                 also one run per core)
   8. cards      README.md in both folders (scripts/shipped/cards.py); --install copies both folders into the
@@ -37,6 +40,7 @@ from scripts.shipped.average import average_weights
 from scripts.shipped.calibrate import calibrate
 from scripts.shipped.evaluate import default_data_root, evaluate
 from scripts.shipped.promoter_data import AUGMENT, LABEL_NAMES, OTHER_GENOMES, build_tables
+from scripts.shipped.soup import greedy_soup
 from scripts.shipped.steps import digest, run_step, run_steps
 
 # the architecture: between the `tiny` and `small` presets (sized for ~20 min of pretraining on 2 CPU cores)
@@ -51,9 +55,9 @@ PRETRAIN_OPTIONS = ("--max-tokens", "128", "--batch-size", "32", "--lr", "1e-3",
 FINETUNE_OPTIONS = ("--epochs", "3", "--lr", "5e-4", "--batch-size", "32", "--warmup-steps", "100",
                     "--eval-every", "500", "--max-length", "100", "--seed", "42", "--threads", "1")
 # the promoter classifier is fine-tuned once per seed (FINETUNE_OPTIONS with --seed replaced) and shipped as the
-# uniform average of the runs' weights; the first seed's run is the step "finetune" in OUT_DIR/finetune_run.
-# Five: of the averages of three, five and six runs (seed 47 the sixth), five had the lowest calibrated dev log-loss
-SEEDS = (42, 43, 44, 45, 46)
+# average of the weights of the runs a greedy soup picks on the dev split (scripts/shipped/soup.py); the first
+# seed's run is the step "finetune" in OUT_DIR/finetune_run
+SEEDS = (42, 43, 44, 45, 46, 47)
 # more `dnabert2 predict` options of the chr2 evaluation: both strands averaged (the chr2 intervals have no
 # orientation, the training promoters all face their TSS), float32 on every machine, one thread
 EVALUATE_OPTIONS = ("--rc-average", "--precision", "fp32", "--threads", "1")
@@ -136,35 +140,46 @@ def finetune_promoter(out, data_root):
                      "seconds": step["seconds"], "steps": metrics["steps"],
                      "best_step": metrics["runs"][0]["best_step"], "rows": metrics["rows"],
                      "dev": metrics["dev"], "test": metrics["test"]})
-    average = average_weights([out / run["folder"] for run in runs], out / "finetune_average")
-    print(f"[rebuild] average: {len(runs)} runs ({average['tensors']} tensors) -> {out / 'finetune_average'}",
-          file=sys.stderr, flush=True)
-    calibration = calibrate(out / "finetune_average", out / "promoter_tables" / "dev.csv",
-                            out / "finetune_calibrated", positive=LABEL_NAMES[1])
-    print(f"[rebuild] calibrate: log-odds x {calibration['scale']:.3f} + {calibration['shift']:.3f} "
+    folders = [out / run["folder"] for run in runs]
+    dev = out / "promoter_tables" / "dev.csv"
+    soup = seeds_named(greedy_soup(folders, dev, out / "finetune_average", positive=LABEL_NAMES[1]), runs, out)
+    print(f"[rebuild] greedy soup of seeds {soup['chosen']} -> {out / 'finetune_average'}", file=sys.stderr, flush=True)
+    calibration = calibrate(out / "finetune_average", dev, out / "finetune_calibrated", positive=LABEL_NAMES[1])
+    print(f"[rebuild] calibrate: log-odds x {calibration['scale']:.3f} {calibration['shift']:+.3f} "
           f"-> {out / 'finetune_calibrated'}", file=sys.stderr, flush=True)
+    average_weights(folders, out / "finetune_uniform_average")  # every run, for comparison (not shipped)
+    uniform = calibrate(out / "finetune_uniform_average", dev, out / "finetune_uniform_calibrated",
+                        positive=LABEL_NAMES[1])
     convert = run_step(out, "convert_promoter", [
         "convert", str(out / "finetune_calibrated"), "-o", str(out / "promoter"), "--task", "classification",
         "--precision", "fp16", "--force", "-q"], out / "promoter" / "model.safetensors",
         inputs=digest(out / "finetune_calibrated"))
-    return {"tables": tables, "finetune": runs[0], "seeds": runs,
-            "average": {"folder": "finetune_average", "seeds": [run["seed"] for run in runs]},
+    return {"tables": tables, "finetune": runs[0], "seeds": runs, "soup": soup,
+            "average": {"folder": "finetune_average", "seeds": soup["chosen"]},
+            "uniform": {"folder": "finetune_uniform_calibrated", "seeds": [run["seed"] for run in runs],
+                        "calibration": uniform},
             "calibration": calibration, "convert_promoter": convert}
 
 
-def evaluate_seeds(out, data_root, runs):
-    """Evaluate each seed's float32 run on chr2 like the shipped model (OUT_DIR/evaluation_seed42 etc.); returns
-    {seed: {"folder", "modes": {mode: the classifier's table (all and per background class), "mean_probability"}}}."""
-    seeds = {}
-    for run in runs:
-        started = time.time()
-        result = evaluate(out / run["folder"], out / f"evaluation_seed{run['seed']}", data_root, EVALUATE_OPTIONS)
-        print(f"[rebuild] evaluate seed {run['seed']} ({run['folder']}): done in {time.time() - started:.1f} s",
-              file=sys.stderr, flush=True)
-        seeds[str(run["seed"])] = {"folder": run["folder"], "modes": {
-            mode: {"command": m["command"], "scores": m["scores"]["classifier"],
-                   "mean_probability": m["mean_probability"]} for mode, m in result["modes"].items()}}
-    return seeds
+def seeds_named(soup, runs, out):
+    """greedy_soup's record with each run folder named by its seed."""
+    seed_of = {str(out / run["folder"]): run["seed"] for run in runs}
+    return {"table": soup["table"], "chosen": [seed_of[f] for f in soup["chosen"]], "log_loss": soup["log_loss"],
+            "ranking": [{"seed": seed_of[r["folder"]], "log_loss": r["log_loss"]} for r in soup["ranking"]],
+            "tries": [{"seeds": [seed_of[f] for f in t["folders"]], "log_loss": t["log_loss"], "kept": t["kept"]}
+                      for t in soup["tries"]]}
+
+
+def evaluate_float32(out, data_root, folder, name):
+    """Evaluate a float32 model folder on chr2 like the shipped model (into OUT_DIR/evaluation_NAME); returns
+    {"folder", "modes": {mode: {"command", "scores": the classifier's table (all and per background class),
+    "mean_probability"}}}."""
+    started = time.time()
+    result = evaluate(out / folder, out / f"evaluation_{name}", data_root, EVALUATE_OPTIONS)
+    print(f"[rebuild] evaluate {name} ({folder}): done in {time.time() - started:.1f} s", file=sys.stderr, flush=True)
+    return {"folder": folder, "modes": {
+        mode: {"command": m["command"], "scores": m["scores"]["classifier"], "mean_probability": m["mean_probability"]}
+        for mode, m in result["modes"].items()}}
 
 
 def rebuild(out, data_root, pretrained=None, install=False):
@@ -184,8 +199,13 @@ def rebuild(out, data_root, pretrained=None, install=False):
     started = time.time()
     record["evaluation"] = evaluate(out / "promoter", out / "evaluation", data_root, EVALUATE_OPTIONS)
     print(f"[rebuild] evaluate promoter: done in {time.time() - started:.1f} s", file=sys.stderr, flush=True)
-    record["evaluation"]["seeds"] = evaluate_seeds(out, data_root, record["seeds"])
-    record["evaluation"]["calibration"] = record["calibration"]  # shipped beside the card that quotes it
+    evaluation = record["evaluation"]
+    evaluation["seeds"] = {str(run["seed"]): evaluate_float32(out, data_root, run["folder"], f"seed{run['seed']}")
+                           for run in record["seeds"]}
+    evaluation["uniform"] = {**evaluate_float32(out, data_root, record["uniform"]["folder"], "uniform"),
+                             "seeds": record["uniform"]["seeds"], "calibration": record["uniform"]["calibration"]}
+    evaluation["soup"] = record["soup"]  # shipped beside the card that quotes them
+    evaluation["calibration"] = record["calibration"]
     record["transfer"] = compare(out, data_root)
     write_cards(out, record)
     for name, key, file in (("pretrained", "transfer", "transfer.json"), ("promoter", "evaluation", "evaluation.json")):
