@@ -71,28 +71,83 @@ def test_shipped_folders_load_as_float32_on_cpu(name, cls):
 
 
 def test_predict_without_model_uses_the_promoter_classifier(run_cli, tmp_path):
+    """The shipped classifier, with the predict options its config.json carries (300 bp windows, both strands)
+    unless the command line gives others."""
     from tokenizers import Tokenizer
 
     from dnabert2.model import DNABert2ForSequenceClassification
 
     out, table = tmp_path / "p.h5", tmp_path / "p.tsv"
-    result = run_cli("predict", "--fasta", EXAMPLE, "-o", out, "--tsv", table, "-q", "--device", "cpu")
+    result = run_cli("predict", "--fasta", EXAMPLE, "-o", out, "--tsv", table, "--device", "cpu")
     assert result.exit_code == 0, result.output
+    assert "With the model's own --window 300 --rc-average (its config.json" in result.output
     sequences = read_fasta_plain(EXAMPLE)
     with h5py.File(out, "r") as f:
         probabilities = f["probabilities"][:]
         assert [str(n) for n in f["labels"].attrs["label_names"]] == ["background", "promoter"]
+        assert f.attrs["window"] == 300 and f.attrs["rc_average"]
     assert probabilities.shape == (len(sequences), 2)
-    # reference: the classifier loaded by hand, the tokenizer from tokenizer.json, softmax of the logits
+    one_strand = tmp_path / "one.h5"
+    result = run_cli("predict", "--fasta", EXAMPLE, "-o", one_strand, "--window", "2000", "--no-rc-average",
+                     "--device", "cpu")
+    assert result.exit_code == 0 and "model's own" not in result.output, result.output
+    with h5py.File(one_strand, "r") as f:
+        forward = f["probabilities"][:]
+        assert f.attrs["window"] == 2000 and not f.attrs["rc_average"]
+    # reference: the classifier loaded by hand, the tokenizer from tokenizer.json, softmax of the logits of the
+    # sequence and of its reverse complement, averaged
     folder = model_path("promoter")
     net = DNABert2ForSequenceClassification.from_pretrained(folder).float().eval()
     tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    complement = str.maketrans("ACGTN", "TGCAN")
+
+    def softmax(seq):
+        return torch.softmax(net(input_ids=torch.tensor([tok.encode(seq).ids])).logits, dim=-1)[0].numpy()
+
     with torch.no_grad():
         for row, seq in enumerate(sequences.values()):
-            ids = torch.tensor([tok.encode(seq).ids])
-            expected = torch.softmax(net(input_ids=ids).logits, dim=-1)[0].numpy()
-            np.testing.assert_allclose(probabilities[row], expected, atol=1e-4)
+            np.testing.assert_allclose(forward[row], softmax(seq), atol=1e-4)
+            both = (softmax(seq) + softmax(seq.translate(complement)[::-1])) / 2
+            np.testing.assert_allclose(probabilities[row], both, atol=1e-4)
     assert len(table.read_text().splitlines()) == len(sequences) + 1
+
+
+def test_predict_options_a_model_carries_apply_unless_given(tmp_path):
+    """task_specific_params "predict" in a model folder's config.json: window and rc_average are read, each applies
+    only when its option is not given, and anything else is refused naming the file."""
+    import json
+    import shutil
+
+    import dnabert2
+    from dnabert2.regions.loading import predict_defaults
+
+    folder = tmp_path / "model"
+    shutil.copytree(model_path("promoter"), folder)
+    config = json.loads((folder / "config.json").read_text())
+    region = [("long", "ACGTTGCA" * 100)]  # 800 bp: 3 windows of 300 bp, 1 of 2,000 bp
+
+    def run(params, **options):
+        (folder / "config.json").write_text(json.dumps({**config, "task_specific_params": params}))
+        return dnabert2.predict(region, model=str(folder), device="cpu", precision="fp32", **options)
+
+    carried = run({"predict": {"window": 300, "rc_average": True}})
+    assert carried["regions"]["n_windows"][0] == 3 and carried["summary"]["model_defaults"] == {
+        "window": 300, "rc_average": True}
+    given = run({"predict": {"window": 300, "rc_average": True}}, window=2000, rc_average=False)
+    assert given["regions"]["n_windows"][0] == 1 and "model_defaults" not in given["summary"]
+    plain = run(None, rc_average=False)
+    assert plain["regions"]["n_windows"][0] == 1  # no carried options: 2,000 bp
+    np.testing.assert_allclose(given["probabilities"], plain["probabilities"], atol=1e-6)
+    partly = run({"predict": {"window": 400}}, rc_average=True)
+    assert partly["regions"]["n_windows"][0] == 2 and partly["summary"]["model_defaults"] == {"window": 400}
+    for params, match in (({"predict": {"stride": 100}}, 'unknown option "stride"'),
+                          ({"predict": {"window": 0}}, '"window" is 0'),
+                          ({"predict": {"rc_average": "yes"}}, '"rc_average" is \'yes\''),
+                          ({"predict": [300]}, "must be an object")):
+        with pytest.raises(InputError, match=match) as error:
+            run(params)
+        assert "config.json" in str(error.value)
+    assert predict_defaults("some/hub-id") == {}
 
 
 def test_embed_without_model_uses_the_pretrained_model(run_cli, tmp_path):

@@ -90,16 +90,32 @@ def region_source_options(f):
     ])
 
 
-def region_input_options(f):
-    """region_source_options, --index-dir, --window, --stride, --rc-average (embed, predict)."""
+def region_input_options(f=None, *, model_defaults=False):
+    """region_source_options, --index-dir, --window, --stride, --rc-average (embed, predict).
+
+    model_defaults (predict): --window and --rc-average/--no-rc-average default to None, the model's own
+    (`regions.loading.predict_defaults`). Use as `@region_input_options` or `@region_input_options(model_defaults=True)`.
+    """
+    if f is None:
+        return lambda g: region_input_options(g, model_defaults=model_defaults)
+    window_help = "Window length in bp; longer regions are tiled and their windows combined."
+    rc_help = "Average the region's and its reverse complement's outputs."
+    if model_defaults:
+        carried = "from the model's config.json (task_specific_params.predict; the shipped promoter classifier's"
+        window = click.option("--window", type=int, default=None,
+                              help=f"{window_help}  [default: {carried}: 300), else {DEFAULT_WINDOW}]")
+        rc_average = click.option("--rc-average/--no-rc-average", default=None,
+                                  help=f"{rc_help}  [default: {carried}: on), else off]")
+    else:
+        window = click.option("--window", type=int, default=DEFAULT_WINDOW, show_default=True, help=window_help)
+        rc_average = click.option("--rc-average", is_flag=True, help=rc_help)
     return region_source_options(_stack(f, [
         click.option("--index-dir", type=click.Path(file_okay=False, path_type=str), default=None,
                      help="Where the index of a --ref in a read-only folder (and the bgzip copy of a gzip --ref) is "
                           "kept  [default: $DNABERT2_CACHE, else ~/.cache/dnabert2]"),
-        click.option("--window", type=int, default=DEFAULT_WINDOW, show_default=True,
-                     help="Window length in bp; longer regions are tiled and their windows combined."),
+        window,
         click.option("--stride", type=int, default=None, help="Step between windows in bp (default: --window)."),
-        click.option("--rc-average", is_flag=True, help="Average the region's and its reverse complement's outputs."),
+        rc_average,
     ]))
 
 

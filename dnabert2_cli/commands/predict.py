@@ -6,7 +6,7 @@ from dnabert2.commands import options
 
 
 @click.command("predict")
-@options.region_input_options
+@options.region_input_options(model_defaults=True)
 @options.region_run_options(default_output="predictions")
 @click.option("--tsv", type=click.Path(dir_okay=False, allow_dash=True, path_type=str), default=None,
               help="Also write a table of the predictions (a BED6+ file when the name ends in .bed; '-': to standard "
@@ -20,7 +20,8 @@ def command(fasta, bed, ref, clip, resize, index_dir, window, stride, rc_average
     after the input, in the current folder (promoters.bed -> promoters.predictions.h5). Writes
     /probabilities and /labels (attribute label_names) for a classifier, /values for a regression model, one
     row per region in input order. A region longer than --window gets the token-weighted mean of its windows'
-    probabilities (or values). --tsv adds a table: chrom, start, end, name, strand, label and one column per
+    probabilities (or values); a model can carry its own --window and --rc-average in its config.json (the
+    shipped classifier: 300 bp windows, both strands), which apply unless given here. --tsv adds a table: chrom, start, end, name, strand, label and one column per
     class; a .bed name gives BED6 with score = 1000 x the top probability; the name '-' sends the table to
     standard output (progress and summary stay on standard error).
 

@@ -1,10 +1,14 @@
-"""The model of an embed or predict run: --device and --precision resolved (one GPU per torchrun rank), and the
-model folder, hub id or in-memory (model, tokenizer) pair loaded for the run's task."""
+"""The model of an embed or predict run: --device and --precision resolved (one GPU per torchrun rank), the
+model folder, hub id or in-memory (model, tokenizer) pair loaded for the run's task, and the predict options a
+model carries in its config."""
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from dnabert2.errors import InputError
+from dnabert2.errors import InputError, located
+
+# the predict options a model's config may carry (task_specific_params["predict"]) and their types
+PREDICT_DEFAULTS = {"window": int, "rc_average": bool}
 
 
 @dataclass
@@ -22,6 +26,35 @@ def require_model(model):
     if model is None:
         raise InputError("--model: give a model folder (one written by `dnabert2 finetune`/`pretrain`, or the "
                          "DNABERT-2-117M release folder)")
+
+
+def predict_defaults(model):
+    """The predict options a model carries in its config, `task_specific_params["predict"]` (the shipped promoter
+    classifier's config.json: {"window": 300, "rc_average": true}, the window length it was trained on and both
+    strands), as {option: value}; {} for a model without them or a hub id (its config is read when it loads).
+    InputError for an unreadable config.json, an unknown option or a bad value."""
+    if isinstance(model, (tuple, list)):
+        params, where = getattr(model[0].config, "task_specific_params", None), "the model's config"
+    elif isinstance(model, (str, os.PathLike)) and Path(model).is_dir():
+        from dnabert2.common.models import read_config
+
+        params, where = read_config(model).get("task_specific_params"), Path(model) / "config.json"
+    else:
+        return {}
+    carried = params.get("predict") if isinstance(params, dict) else None
+    if carried is None:
+        return {}
+    if not isinstance(carried, dict):
+        raise InputError(located(where, 'task_specific_params "predict" must be an object of predict options'))
+    for key, value in carried.items():
+        kind = PREDICT_DEFAULTS.get(key)
+        if kind is None:
+            raise InputError(located(where, f'task_specific_params "predict": unknown option "{key}" (known: '
+                                            f'{", ".join(PREDICT_DEFAULTS)})'))
+        if type(value) is not kind or (kind is int and value < 1):
+            raise InputError(located(where, f'task_specific_params "predict": "{key}" is {value!r}, expected '
+                                            f'{"a whole number of bp, at least 1" if kind is int else "true or false"}'))
+    return dict(carried)
 
 
 def device_and_dtype(device, precision):

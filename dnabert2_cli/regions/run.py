@@ -17,7 +17,7 @@ from dnabert2.errors import InputError, OutputWriteError
 from dnabert2.regions import h5writer
 from dnabert2.regions.heads import REGION_COLUMNS, make_head
 from dnabert2.regions.loading import check_batch_memory, check_layer, check_model, device_and_dtype, load, \
-    require_model
+    predict_defaults, require_model
 from dnabert2.regions.pipeline import run_pipeline
 from dnabert2.regions.provenance import attributes
 from dnabert2.regions.settings import DEFAULT_BATCH_TOKENS, Job, RegionInputs, Settings
@@ -52,7 +52,7 @@ def embed(regions=None, *, model=None, output=None, fasta=None, bed=None, ref=No
 
 
 def predict(regions=None, *, model=None, output=None, tsv=None, fasta=None, bed=None, ref=None, clip=False,
-            window=DEFAULT_WINDOW, stride=None, resize=None, rc_average=False, batch_tokens=DEFAULT_BATCH_TOKENS,
+            window=None, stride=None, resize=None, rc_average=None, batch_tokens=DEFAULT_BATCH_TOKENS,
             lookahead=DEFAULT_LOOKAHEAD, device="auto", precision="auto", shard=None, resume=False, force=False,
             threads=None, show_progress=False, command_line=None, index_dir=None):
     """Class probabilities and labels (or regression values) per region from a fine-tuned model folder.
@@ -60,7 +60,9 @@ def predict(regions=None, *, model=None, output=None, tsv=None, fasta=None, bed=
     Same inputs as `embed`. Long regions: the token-weighted mean of the windows' probabilities (or values).
     Writes /probabilities, /labels (attribute label_names) or /values to `output`, and with `tsv` a table
     (a BED6+ file when `tsv` ends in .bed; "-": standard output) beside it; without `output`, returns those arrays
-    in a dict.
+    in a dict. `window` and `rc_average` left as None take the model's own (`loading.predict_defaults`: the
+    shipped promoter classifier's are 300 bp and both strands), else 2,000 bp and one strand; the summary's
+    "model_defaults" names those taken from the model.
     """
     from dnabert2.common.files import check_new_output
     from dnabert2.regions.table import write_table
@@ -70,12 +72,19 @@ def predict(regions=None, *, model=None, output=None, tsv=None, fasta=None, bed=
             raise InputError("--tsv needs an HDF5 output (-o) to tabulate")
         if tsv != "-":  # "-": standard output
             check_new_output(tsv, force, what="table")
+    require_model(model)
+    found, given = predict_defaults(model), {"window": window, "rc_average": rc_average}
+    carried = {key: found[key] for key in given if key in found and given[key] is None}
+    window = carried.get("window", DEFAULT_WINDOW if window is None else window)
+    rc_average = carried.get("rc_average", bool(rc_average))
     settings = Settings("predict", window=window, stride=stride, resize=resize, clip=clip, rc_average=rc_average,
                         batch_tokens=batch_tokens, lookahead=lookahead, shard=shard)
     inputs = RegionInputs(regions=regions, fasta=fasta, bed=bed, ref=ref, index_dir=index_dir)
     job = Job(model=model, output=output, device=device, precision=precision, resume=resume, force=force,
               threads=threads, show_progress=show_progress, command_line=command_line)
     summary = run_regions(settings, inputs, job, tables=[("--tsv", tsv)])
+    if carried:
+        (summary if output is not None else summary["summary"])["model_defaults"] = carried
     if tsv is not None:
         write_table(summary["output"], tsv, force=force)
         summary["table"] = str(tsv)

@@ -20,6 +20,11 @@ def format_summary(verb, summary, named=False):
               f"{where}{resumed}: {summary['regions_per_s']:,.1f} regions/s, {summary['bp_per_s']:,.0f} bp/s, "
               f"model {100 * model_share:.0f}% of the time")
     wrote = f"Wrote {summary['output']}" + (" (named after the input; -o to choose)" if named else "")
+    carried = summary.get("model_defaults")
+    if carried:
+        given = " ".join(f"--window {value}" if key == "window" else "--rc-average" if value else "--no-rc-average"
+                         for key, value in carried.items())
+        counts += f"\nWith the model's own {given} (its config.json; give the option to change it)"
     table = summary.get("table")
     if table == "-":
         wrote += "; the table went to standard output"

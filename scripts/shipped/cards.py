@@ -6,7 +6,7 @@ from pathlib import Path
 
 from scripts.shipped.evaluate import GROUPS, MODES
 from scripts.shipped.promoter_data import TF_ROWS
-from scripts.shipped.rebuild import FINETUNE_OPTIONS, SEEDS
+from scripts.shipped.rebuild import FINETUNE_OPTIONS, PREDICT_DEFAULTS, SEEDS
 from scripts.shipped.transfer import FINETUNE_OPTIONS as TRANSFER_OPTIONS
 from scripts.shipped.transfer import PROBE_ROWS
 
@@ -509,6 +509,7 @@ strand. Tables written by `build_tables` in scripts/shipped/promoter_data.py.
 {commands}
 greedy_soup(OUT_DIR/finetune_run*, OUT_DIR/promoter_tables/dev.csv, OUT_DIR/finetune_average)   # scripts/shipped/soup.py
 calibrate(OUT_DIR/finetune_average, OUT_DIR/promoter_tables/dev.csv, OUT_DIR/finetune_calibrated)   # scripts/shipped/calibrate.py
+carry_predict_defaults(OUT_DIR/finetune_calibrated, {json.dumps(PREDICT_DEFAULTS)})   # scripts/shipped/rebuild.py
 {record['convert_promoter']['command']}
 ```
 
@@ -533,8 +534,10 @@ These rows come from the same sources as the training rows; the chr2 benchmark b
 ## Limits
 {LIMITS_COMMON}
 - Trained on 300 bp human promoter windows (GUE's prom_300: -249..+50 around the TSS, all in the TSS's
-  orientation). Give it 300 bp windows (`--resize 300` on BED input, or `--window 300` to tile longer regions)
-  and `--rc-average` when the strand is unknown, as the evaluation above does; on other lengths and species its
+  orientation). `dnabert2 predict` runs it as the evaluation above does unless told otherwise: its config.json
+  carries `"task_specific_params": {{"predict": {json.dumps(PREDICT_DEFAULTS)}}}` ({PREDICT_DEFAULTS['window']} bp
+  windows tiling longer regions, both strands averaged; `--window`, `--no-rc-average` change them, `--resize
+  {PREDICT_DEFAULTS['window']}` scores the window centred on each region). On other lengths and species its
   probabilities are not calibrated.
 - Compare it with CpG o/e in the tables above before trusting it for a task: a single ratio is a strong promoter
   detector in the human genome. It is a demonstration of the tool, not a promoter annotator.

@@ -14,7 +14,8 @@ whose output is present is kept, so an interrupted rebuild continues where it st
                 thread each, so a run gives the same weights alone or side by side), then the average of the
                 weights of the runs a greedy soup picks on the dev split -> OUT_DIR/finetune_average
                 (scripts/shipped/soup.py), its classifier rescaled on the dev split (Platt scaling,
-                scripts/shipped/calibrate.py) -> OUT_DIR/finetune_calibrated; for comparison, the uniform average
+                scripts/shipped/calibrate.py) -> OUT_DIR/finetune_calibrated, its config.json carrying predict's
+                defaults for it (PREDICT_DEFAULTS: 300 bp windows, both strands); for comparison, the uniform average
                 of every run, calibrated the same way -> OUT_DIR/finetune_uniform_calibrated
   5. convert    the calibrated soup to float16 -> OUT_DIR/promoter
   6. evaluate   on the chr2 Genomic Benchmarks intervals, next to CpG o/e and GC (scripts/shipped/evaluate.py):
@@ -38,7 +39,7 @@ from pathlib import Path
 
 from scripts.shipped.average import average_weights
 from scripts.shipped.calibrate import calibrate
-from scripts.shipped.evaluate import default_data_root, evaluate
+from scripts.shipped.evaluate import LENGTH, default_data_root, evaluate
 from scripts.shipped.promoter_data import AUGMENT, LABEL_NAMES, OTHER_GENOMES, build_tables
 from scripts.shipped.soup import greedy_soup
 from scripts.shipped.steps import digest, run_step, run_steps
@@ -61,6 +62,9 @@ SEEDS = (42, 43, 44, 45, 46, 47)
 # more `dnabert2 predict` options of the chr2 evaluation: both strands averaged (the chr2 intervals have no
 # orientation, the training promoters all face their TSS), float32 on every machine, one thread
 EVALUATE_OPTIONS = ("--rc-average", "--precision", "fp32", "--threads", "1")
+# what `dnabert2 predict` does with the shipped classifier unless told otherwise, carried in its config.json
+# (task_specific_params "predict"): the evaluation's windows, the training length, and both strands
+PREDICT_DEFAULTS = {"window": LENGTH, "rc_average": True}
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 # the measured records shipped next to each model (tests check the cards against them)
 SHIPPED_RECORDS = {"pretrained": ("pretraining.json", "transfer.json"), "promoter": ("evaluation.json",)}
@@ -145,6 +149,7 @@ def finetune_promoter(out, data_root):
     soup = seeds_named(greedy_soup(folders, dev, out / "finetune_average", positive=LABEL_NAMES[1]), runs, out)
     print(f"[rebuild] greedy soup of seeds {soup['chosen']} -> {out / 'finetune_average'}", file=sys.stderr, flush=True)
     calibration = calibrate(out / "finetune_average", dev, out / "finetune_calibrated", positive=LABEL_NAMES[1])
+    carry_predict_defaults(out / "finetune_calibrated", PREDICT_DEFAULTS)
     print(f"[rebuild] calibrate: log-odds x {calibration['scale']:.3f} {calibration['shift']:+.3f} "
           f"-> {out / 'finetune_calibrated'}", file=sys.stderr, flush=True)
     average_weights(folders, out / "finetune_uniform_average")  # every run, for comparison (not shipped)
@@ -159,6 +164,15 @@ def finetune_promoter(out, data_root):
             "uniform": {"folder": "finetune_uniform_calibrated", "seeds": [run["seed"] for run in runs],
                         "calibration": uniform},
             "calibration": calibration, "convert_promoter": convert}
+
+
+def carry_predict_defaults(folder, defaults):
+    """Write `defaults` into the folder's config.json as task_specific_params "predict" (read by `dnabert2 predict`,
+    regions/loading.py: predict_defaults); `dnabert2 convert` keeps it."""
+    path = Path(folder) / "config.json"
+    config = json.loads(path.read_text())
+    config["task_specific_params"] = {**(config.get("task_specific_params") or {}), "predict": dict(defaults)}
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def seeds_named(soup, runs, out):
