@@ -94,16 +94,14 @@ def average_weights(folders, out):
 
 def main(argv=None):
     import argparse
-    import sys
+
+    from scripts.shipped import print_record
 
     parser = argparse.ArgumentParser(prog="python scripts/shipped/average.py", description=__doc__.split("\n")[0])
     parser.add_argument("out", help="folder for the averaged model")
     parser.add_argument("folders", nargs="+", help="model folders to average (same config, names and shapes)")
     args = parser.parse_args(argv)
-    try:
-        print(json.dumps(average_weights(args.folders, args.out), indent=1))
-    except InputError as error:
-        sys.exit(f"error: {error}")
+    print_record(lambda: average_weights(args.folders, args.out))
 
 
 if __name__ == "__main__":

@@ -141,7 +141,8 @@ def calibrate(model_dir, table, out, positive="promoter"):
 
 def main(argv=None):
     import argparse
-    import sys
+
+    from scripts.shipped import print_record
 
     parser = argparse.ArgumentParser(prog="python scripts/shipped/calibrate.py", description=__doc__.split("\n")[0])
     parser.add_argument("model", help="two-class classifier folder")
@@ -149,10 +150,7 @@ def main(argv=None):
     parser.add_argument("out", help="folder for the calibrated model")
     parser.add_argument("--positive", default="promoter", help="the label of class 1 (default: promoter)")
     args = parser.parse_args(argv)
-    try:
-        print(json.dumps(calibrate(args.model, args.table, args.out, args.positive), indent=1))
-    except InputError as error:
-        sys.exit(f"error: {error}")
+    print_record(lambda: calibrate(args.model, args.table, args.out, args.positive))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ if __package__ in (None, ""):  # run as a file: make the repository root importa
     from pathlib import Path as _Path
     _sys.path.insert(0, str(_Path(__file__).resolve().parents[2]))
 
-import json
 import shutil
 from pathlib import Path
 
@@ -85,7 +84,8 @@ def greedy_soup(folders, table, out, positive="promoter"):
 
 def main(argv=None):
     import argparse
-    import sys
+
+    from scripts.shipped import print_record
 
     parser = argparse.ArgumentParser(prog="python scripts/shipped/soup.py", description=__doc__.split("\n")[0])
     parser.add_argument("out", help="folder for the averaged model")
@@ -93,10 +93,7 @@ def main(argv=None):
     parser.add_argument("folders", nargs="+", help="fine-tuned model folders of one starting model")
     parser.add_argument("--positive", default="promoter", help="the label of class 1 (default: promoter)")
     args = parser.parse_args(argv)
-    try:
-        print(json.dumps(greedy_soup(args.folders, args.table, args.out, args.positive), indent=1))
-    except InputError as error:
-        sys.exit(f"error: {error}")
+    print_record(lambda: greedy_soup(args.folders, args.table, args.out, args.positive))
 
 
 if __name__ == "__main__":
