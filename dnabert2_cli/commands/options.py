@@ -94,7 +94,8 @@ def region_input_options(f=None, *, model_defaults=False):
     """region_source_options, --index-dir, --window, --stride, --rc-average (embed, predict).
 
     model_defaults (predict): --window and --rc-average/--no-rc-average default to None, the model's own
-    (`regions.loading.predict_defaults`). Use as `@region_input_options` or `@region_input_options(model_defaults=True)`.
+    (`regions.loading.predict_defaults`). Use as `@region_input_options` or
+    `@region_input_options(model_defaults=True)`.
     """
     if f is None:
         return lambda g: region_input_options(g, model_defaults=model_defaults)

@@ -21,9 +21,10 @@ def command(fasta, bed, ref, clip, resize, index_dir, window, stride, rc_average
     /probabilities and /labels (attribute label_names) for a classifier, /values for a regression model, one
     row per region in input order. A region longer than --window gets the token-weighted mean of its windows'
     probabilities (or values); a model can carry its own --window and --rc-average in its config.json (the
-    shipped classifier: 300 bp windows, both strands), which apply unless given here. --tsv adds a table: chrom, start, end, name, strand, label and one column per
-    class; a .bed name gives BED6 with score = 1000 x the top probability; the name '-' sends the table to
-    standard output (progress and summary stay on standard error).
+    shipped classifier: 300 bp windows, both strands), which apply unless given here. --tsv adds a table:
+    chrom, start, end, name, strand, label and one column per class; a .bed name gives BED6 with score = 1000 x
+    the top probability; the name '-' sends the table to standard output (progress and summary stay on standard
+    error).
 
     \b
     Example:

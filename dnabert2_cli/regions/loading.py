@@ -52,8 +52,9 @@ def predict_defaults(model):
             raise InputError(located(where, f'task_specific_params "predict": unknown option "{key}" (known: '
                                             f'{", ".join(PREDICT_DEFAULTS)})'))
         if type(value) is not kind or (kind is int and value < 1):
+            expected = "a whole number of bp, at least 1" if kind is int else "true or false"
             raise InputError(located(where, f'task_specific_params "predict": "{key}" is {value!r}, expected '
-                                            f'{"a whole number of bp, at least 1" if kind is int else "true or false"}'))
+                                            f'{expected}'))
     return dict(carried)
 
 
