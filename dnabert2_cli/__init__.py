@@ -18,7 +18,7 @@ _LAZY = {
     "score_variants": ".variants.run",
     "finetune": ".finetuning.run",
     "benchmark_gue": ".finetuning.gue",
-    "pretrain": ".pretraining.loop",
+    "pretrain": ".pretraining.run",
     "load_tokenizer": ".tokenizer",
     "load_model": ".common.models",
     "convert_model": ".common.models",

@@ -90,7 +90,7 @@ def command(extra_genomes, genomes, prepare, windows, quiet, verbose, **kwargs):
       dnabert2 pretrain --init DNABERT-2-117M --table GUE/tf/0/train.csv --table GUE/tf/1/train.csv \\
           --batch-size 32 --max-tokens 128 --lr 5e-5 --max-steps 100000 -o further_pretrained
     """
-    from dnabert2.pretraining.loop import pretrain
+    from dnabert2.pretraining.run import pretrain
     from dnabert2.pretraining.corpus import prepare_corpus
     from dnabert2.common.runtime import show_progress
     from dnabert2.tokenizer import load_tokenizer
@@ -100,13 +100,13 @@ def command(extra_genomes, genomes, prepare, windows, quiet, verbose, **kwargs):
         _explain_and_exit()
     progress = show_progress(quiet)
     if prepare:
-        from dnabert2.pretraining.options import PretrainOptions
+        from dnabert2.pretraining.settings import PretrainSettings
         from dnabert2.pretraining.setup import tokenizer_source
 
         if kwargs["tables"]:
             raise click.UsageError("--prepare reads --genome files; --table trains on the tables directly")
         kwargs["output"] = kwargs["output"] or DEFAULT_CORPUS
-        tokenizer = load_tokenizer(tokenizer_source(PretrainOptions(tokenizer=kwargs["tokenizer"])))
+        tokenizer = load_tokenizer(tokenizer_source(PretrainSettings(tokenizer=kwargs["tokenizer"])))
         meta = prepare_corpus(all_genomes, tokenizer, kwargs["output"], windows=windows,
                               max_tokens=kwargs["max_tokens"], seed=kwargs["seed"],
                               genome_weights=kwargs["genome_weights"], eval_fraction=kwargs["eval_fraction"],

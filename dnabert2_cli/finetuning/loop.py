@@ -20,11 +20,11 @@ MAX_GRAD_NORM = 1.0
 
 
 @dataclass
-class Job:
+class TrainingSetup:
     """What every seed of one fine-tuning run shares: the data and its token ids, the settings, where it runs."""
     data: object                # LabelledData (tables.py)
     encoded: dict               # split name -> Encoded (encoding.py)
-    settings: object            # Settings (settings.py)
+    settings: object            # FinetuneSettings (settings.py)
     device: object              # torch.device
     dtype: object               # torch dtype of autocast
     pad_id: int

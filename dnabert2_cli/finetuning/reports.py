@@ -17,7 +17,7 @@ class FinishedRun:
     """Everything the reports of a fine-tuning run are written from."""
     base_model: str             # the model trained from: resolved folder path, or the hub id as given
     data: object                # LabelledData (tables.py)
-    settings: object            # Settings (settings.py)
+    settings: object            # FinetuneSettings (settings.py)
     runs: list                  # RunResult of every seed (run.py)
     max_length: int
     parameters: dict            # {'total', 'trainable'} parameter counts

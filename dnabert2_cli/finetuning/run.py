@@ -26,7 +26,7 @@ import numpy as np
 from dnabert2.common.files import check_distinct_paths, check_new_output, output_dir
 from dnabert2.errors import InputError
 from dnabert2.finetuning.metrics import is_better, metric_names
-from dnabert2.finetuning.settings import Settings
+from dnabert2.finetuning.settings import FinetuneSettings
 from dnabert2.finetuning.tables import load_tables, subsample
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def finetune(output, *, model, train=None, dev=None, test=None, data=None, task=
     """Fine-tune `model` (a model folder, the release folder or a hub id) on train/dev(/test) tables, or the
     tables of a `data` folder, and write the output folder described in the module docstring.
 
-    options are the fields of `Settings`: epochs, max_steps, batch_size, lr, warmup_steps, weight_decay,
+    options are the fields of `FinetuneSettings`: epochs, max_steps, batch_size, lr, warmup_steps, weight_decay,
     eval_every, select_metric, patience, class_weights_mode, max_length, lora, lora_targets, lora_r, lora_alpha,
     lora_dropout, save_adapter, seeds, seed, max_train_rows, max_eval_rows, save_model.
     Returns the metrics summary (the content of metrics.json) as a dict."""
@@ -66,7 +66,7 @@ def finetune(output, *, model, train=None, dev=None, test=None, data=None, task=
     check_distinct_paths([("-o", output)], [(o, p) for o, p in inputs if isinstance(p, (str, Path))])
     check_new_output(output, force)
     try:
-        settings = Settings(**options)
+        settings = FinetuneSettings(**options)
     except TypeError as e:
         raise TypeError(f"finetune: {e}") from None
     settings.check()
@@ -108,7 +108,7 @@ def _train_seeds(model_path, labelled, settings, device, dtype, quiet):
     from dnabert2.finetuning.classifier import build_classifier, set_seed
     from dnabert2.finetuning.encoding import check_batch_memory, encode_all
     from dnabert2.finetuning.lora import apply_lora
-    from dnabert2.finetuning.loop import Job, evaluate, train_one
+    from dnabert2.finetuning.loop import TrainingSetup, evaluate, train_one
     from dnabert2.finetuning.reports import FinishedRun, base_model_name
     from dnabert2.finetuning.tasks import class_weights
 
@@ -119,7 +119,7 @@ def _train_seeds(model_path, labelled, settings, device, dtype, quiet):
         net, tokenizer = build_classifier(model_path, labelled, run_seed, device)
         if job is None:
             encoded, max_length = encode_all(tokenizer, labelled, settings.max_length)
-            job = Job(labelled, encoded, settings, device, dtype, tokenizer.pad_token_id, weights, quiet)
+            job = TrainingSetup(labelled, encoded, settings, device, dtype, tokenizer.pad_token_id, weights, quiet)
         if settings.lora:
             net = apply_lora(net, settings.lora_settings())
         if not runs:

@@ -1,4 +1,4 @@
-"""The options of a fine-tuning run (`Settings`): their defaults, their checks, and the step schedule they imply."""
+"""The options of a fine-tuning run (`FinetuneSettings`): their defaults, their checks, and the step schedule they imply."""
 import math
 from dataclasses import dataclass
 
@@ -7,7 +7,7 @@ from dnabert2.finetuning.lora import LORA_DEFAULTS, LoraSettings
 
 
 @dataclass
-class Settings:
+class FinetuneSettings:
     """The options of a fine-tuning run (see `finetune`), checked before any data is read."""
     epochs: float = None             # passes over train; None with max_steps None means 3
     max_steps: int = None            # optimiser steps; with epochs, whichever ends first
@@ -76,7 +76,7 @@ class Settings:
 
 
 def lora_fields(lora):
-    """None or LoraSettings (or, as the Python API always took, a dict of its fields) -> the flat `Settings`
+    """None or LoraSettings (or, as the Python API always took, a dict of its fields) -> the flat `FinetuneSettings`
     fields that `finetune` takes: lora, lora_targets, lora_r, lora_alpha, lora_dropout."""
     if not lora:
         return {"lora": False}

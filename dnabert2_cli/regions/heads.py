@@ -43,7 +43,7 @@ def region_columns(accs):
 @dataclass
 class Head:
     """What a run writes per region besides /regions, and how window outputs become it."""
-    settings: object  # the run's Settings
+    settings: object  # the run's RegionSettings
     columns: dict  # name -> (dtype, tail shape)
     token_columns: dict = None
     label_names: list = None

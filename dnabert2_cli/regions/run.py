@@ -20,7 +20,7 @@ from dnabert2.regions.loading import check_batch_memory, check_layer, check_mode
     predict_defaults, require_model
 from dnabert2.regions.pipeline import run_pipeline
 from dnabert2.regions.provenance import attributes
-from dnabert2.regions.settings import DEFAULT_BATCH_TOKENS, Job, RegionInputs, Settings
+from dnabert2.regions.settings import DEFAULT_BATCH_TOKENS, Job, RegionInputs, RegionSettings
 from dnabert2.regions.source import RegionSource
 from dnabert2.regions.summary import with_rates
 from dnabert2.regions.windows import DEFAULT_LOOKAHEAD, DEFAULT_WINDOW
@@ -42,7 +42,7 @@ def embed(regions=None, *, model=None, output=None, fasta=None, bed=None, ref=No
     `model` is a model folder, a hub id, or a (model, tokenizer) pair already loaded. `index_dir`: where the
     index of a reference in a read-only folder is kept (default: $DNABERT2_CACHE or ~/.cache/dnabert2).
     """
-    settings = Settings("embed", pooling=pooling, layer=layer, window=window, stride=stride, resize=resize,
+    settings = RegionSettings("embed", pooling=pooling, layer=layer, window=window, stride=stride, resize=resize,
                         clip=clip, rc_average=rc_average, half_output=half_output, batch_tokens=batch_tokens,
                         lookahead=lookahead, shard=shard)
     inputs = RegionInputs(regions=regions, fasta=fasta, bed=bed, ref=ref, index_dir=index_dir)
@@ -77,7 +77,7 @@ def predict(regions=None, *, model=None, output=None, tsv=None, fasta=None, bed=
     carried = {key: found[key] for key in given if key in found and given[key] is None}
     window = carried.get("window", DEFAULT_WINDOW if window is None else window)
     rc_average = carried.get("rc_average", bool(rc_average))
-    settings = Settings("predict", window=window, stride=stride, resize=resize, clip=clip, rc_average=rc_average,
+    settings = RegionSettings("predict", window=window, stride=stride, resize=resize, clip=clip, rc_average=rc_average,
                         batch_tokens=batch_tokens, lookahead=lookahead, shard=shard)
     inputs = RegionInputs(regions=regions, fasta=fasta, bed=bed, ref=ref, index_dir=index_dir)
     job = Job(model=model, output=output, device=device, precision=precision, resume=resume, force=force,

@@ -1,4 +1,4 @@
-"""The options of one embed or predict run as typed objects: `Settings` (those that shape its numbers, with their
+"""The options of one embed or predict run as typed objects: `RegionSettings` (those that shape its numbers, with their
 defaults and their check), `RegionInputs` (where the regions come from) and `Job` (model, output, run control)."""
 from dataclasses import dataclass
 
@@ -16,7 +16,7 @@ PER_BASE_LOOKAHEAD = 16  # --per-base keeps a block's base vectors (about 5 per 
 
 
 @dataclass
-class Settings:
+class RegionSettings:
     """The options of one run that shape its numbers (stored in the file; --resume and merge check them)."""
     kind: str  # "embed" or "predict"
     pooling: str = "mean"

@@ -115,7 +115,7 @@ def _vocab(spec, genomes, folder, settings, threads):
 
 
 def _pretrain(genomes, tokenizer_dir, folder, settings, *, device, precision, threads):
-    from dnabert2.pretraining.loop import pretrain
+    from dnabert2.pretraining.run import pretrain
 
     if (folder / "model.safetensors").is_file():
         return _pretrain_record(folder)

@@ -1,4 +1,4 @@
-"""The options of one `pretrain` run (`PretrainOptions`), their defaults and their check.
+"""The options of one `pretrain` run (`PretrainSettings`), their defaults and their check.
 
 The fields are the keyword arguments of `dnabert2.pretrain` (and the options of `dnabert2 pretrain`); see
 docs/commands/pretrain.md for what each one does.
@@ -12,7 +12,7 @@ _AT_LEAST_ONE = ("batch_size", "grad_accum", "max_steps", "max_tokens", "save_ev
 
 
 @dataclass
-class PretrainOptions:
+class PretrainSettings:
     """Everything `pretrain` was asked to do; `check()` refuses bad values before anything is read or written."""
     genomes: list = ()            # FASTA paths (made a list of str); or corpus
     output: str = None
