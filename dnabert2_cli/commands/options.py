@@ -5,8 +5,8 @@ import sys
 
 import click
 
+from dnabert2.common.fields import GROUPS, RUN, option_fields, option_name
 from dnabert2.finetuning.lora import LORA_DEFAULTS, LORA_TARGETS
-from dnabert2.regions.settings import DEFAULT_BATCH_TOKENS, DEFAULT_LOOKAHEAD, DEFAULT_WINDOW
 
 
 # set by -v on any command; read by the group when it reports an error
@@ -23,6 +23,102 @@ def _setup_logging(ctx, param, value):
         level = logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
     return value
+
+
+class GroupedOption(click.Option):
+    """A click option that knows the `--help` group it is listed under."""
+
+    def __init__(self, *args, group=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.group = group or RUN
+
+
+class GroupedCommand(click.Command):
+    """A command whose `--help` lists its options in groups (inputs, model, training, outputs, run control), so
+    thirty options read as a few short lists."""
+
+    def format_options(self, ctx, formatter):
+        sections = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None and not isinstance(param, click.Argument):
+                sections.setdefault(getattr(param, "group", RUN), []).append(record)
+        for name in [*GROUPS, *sorted(set(sections) - set(GROUPS))]:
+            if name in sections:
+                with formatter.section(name):
+                    formatter.write_dl(sections[name])
+
+
+def settings_options(cls, skip=()):
+    """The click options of every option field of the settings dataclass `cls` (`dnabert2.common.fields`), with
+    their defaults, help, choices and ranges taken from the fields; old spellings become hidden aliases.
+    `skip`: fields the command declares itself (e.g. a positional argument)."""
+    def decorate(f):
+        params = []
+        for field, how, kind in option_fields(cls):
+            if field.name in skip:
+                continue
+            params.append(_click_option(field, how, kind))
+            params += [_alias_option(field, how, kind, alias) for alias in how.aliases]
+        return _stack(f, params)
+    return decorate
+
+
+def settings_from(cls, given, **internal):
+    """The settings dataclass `cls` from a command's parsed options (`given`, as click passes them; the option
+    fields are taken out of it), resolving old spellings with a one-line notice; `internal` sets fields that are
+    not options (progress, command line)."""
+    ctx = click.get_current_context()
+    values = {}
+    for field, how, _ in option_fields(cls):
+        if field.name not in given:
+            continue
+        value = given.pop(field.name)
+        for alias in how.aliases:
+            old = given.pop(_alias_dest(field, alias), None)
+            if old is None or old == ():
+                continue
+            name = option_name(field, how)
+            if ctx.get_parameter_source(field.name) == click.core.ParameterSource.COMMANDLINE:
+                raise click.UsageError(f"{alias} is the old name of {name}: give one of them")
+            click.echo(f"Note: {alias} is now {name}; the old name still works.", err=True)
+            value = old
+        values[field.name] = tuple(value) if how.multiple else value
+    return cls(**values, **internal)
+
+
+def _click_option(field, how, kind):
+    name = option_name(field, how)
+    decls = [name, *([how.short] if how.short else []), field.name]
+    help_text = how.help + (f"  [default: {how.default_text}]" if how.default_text else "")
+    extra = dict(cls=GroupedOption, group=how.group, help=help_text, metavar=how.metavar)
+    if kind is bool and how.flag == "negatable":
+        decls[0] = f"{name}/--no-{name[2:]}"
+        return click.option(*decls, default=field.default, show_default=how.default_text is None, **extra)
+    if kind is bool:
+        return click.option(*decls, is_flag=True, default=bool(field.default), **extra)
+    return click.option(*decls, type=_click_type(how, kind), default=field.default, multiple=how.multiple,
+                        show_default=how.default_text is None and field.default not in (None, ()), **extra)
+
+
+def _alias_option(field, how, kind, alias):
+    return click.option(alias, _alias_dest(field, alias), type=_click_type(how, kind), default=None,
+                        multiple=how.multiple, hidden=True)
+
+
+def _alias_dest(field, alias):
+    return f"{field.name}__as__{alias.lstrip('-').replace('-', '_')}"
+
+
+def _click_type(how, kind):
+    if how.choices:
+        return click.Choice(how.choices)
+    if how.path:
+        return click.Path(dir_okay=how.path != "file", file_okay=how.path != "dir", allow_dash=how.dash,
+                          path_type=str)
+    if how.minimum is not None:
+        return (click.IntRange if kind is int else click.FloatRange)(min=how.minimum)
+    return kind if kind in (int, float, str) else str
 
 
 def common_options(f):
@@ -74,83 +170,20 @@ def _stack(f, decorators):
     return f
 
 
-def region_source_options(f):
-    """--fasta | --bed with --ref, --clip, --resize: where regions come from (embed, predict, score-variants)."""
-    return _stack(f, [
-        click.option("--fasta", type=click.Path(dir_okay=False, path_type=str),
-                     help="FASTA file (plain, gzip or bgzip): each record is a region."),
-        click.option("--bed", type=click.Path(dir_okay=False, path_type=str),
-                     help="BED3-BED12 file (gzip allowed; 0-based, half-open; column 6 '-' = reverse complement)."),
-        click.option("--ref", type=click.Path(dir_okay=False, path_type=str),
-                     help="Reference FASTA for --bed: plain, gzip or bgzip, indexed or not (a missing or stale index "
-                          "is built; in a read-only folder it goes to the cache, see --index-dir)."),
-        click.option("--clip", is_flag=True, help="Clip regions that run past a chromosome end instead of failing."),
-        click.option("--resize", type=int, default=None,
-                     help="Use a window of this many bp centred on each region instead of the region."),
-    ])
+def region_settings(cls, given, quiet, command, suffix):
+    """The settings of a region command (embed, predict, score-variants) from its options, with the shipped model
+    when --model is not given and the output named after the input when -o is not; returns (settings, named)."""
+    from dnabert2.common.runtime import show_progress
+    from dnabert2.shipped import DEFAULT_FOR, model_path
 
-
-def region_input_options(f=None, *, model_defaults=False):
-    """region_source_options, --index-dir, --window, --stride, --rc-average (embed, predict).
-
-    model_defaults (predict): --window and --rc-average/--no-rc-average default to None, the model's own
-    (`regions.loading.predict_defaults`). Use as `@region_input_options` or
-    `@region_input_options(model_defaults=True)`.
-    """
-    if f is None:
-        return lambda g: region_input_options(g, model_defaults=model_defaults)
-    window_help = "Window length in bp; longer regions are tiled and their windows combined."
-    rc_help = "Average the region's and its reverse complement's outputs."
-    if model_defaults:
-        carried = "from the model's config.json (task_specific_params.predict; the shipped promoter classifier's"
-        window = click.option("--window", type=int, default=None,
-                              help=f"{window_help}  [default: {carried}: 300), else {DEFAULT_WINDOW}]")
-        rc_average = click.option("--rc-average/--no-rc-average", default=None,
-                                  help=f"{rc_help}  [default: {carried}: on), else off]")
-    else:
-        window = click.option("--window", type=int, default=DEFAULT_WINDOW, show_default=True, help=window_help)
-        rc_average = click.option("--rc-average", is_flag=True, help=rc_help)
-    return region_source_options(_stack(f, [
-        click.option("--index-dir", type=click.Path(file_okay=False, path_type=str), default=None,
-                     help="Where the index of a --ref in a read-only folder (and the bgzip copy of a gzip --ref) is "
-                          "kept  [default: $DNABERT2_CACHE, else ~/.cache/dnabert2]"),
-        window,
-        click.option("--stride", type=int, default=None, help="Step between windows in bp (default: --window)."),
-        rc_average,
-    ]))
-
-
-def region_run_options(f=None, *, default_output=None):
-    """--model, -o, batching, --shard, --resume, --force (embed, predict, score-variants).
-
-    default_output: the suffix of the output named after the input when -o is not given (`default_output_name`),
-    e.g. "embeddings"; None: -o is required. Use as `@region_run_options` or `@region_run_options(default_output=...)`.
-    """
-    if f is None:
-        return lambda g: region_run_options(g, default_output=default_output)
-    if default_output is None:
-        output = click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=str),
-                              help="HDF5 file to write (written as OUT.partial.h5 and renamed when complete).")
-    else:
-        output = click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=str), default=None,
-                              help="HDF5 file to write (written as OUT.partial.h5 and renamed when complete)  "
-                                   f"[default: INPUT.{default_output}.h5 in the current folder, INPUT being the "
-                                   "--bed or --fasta file's name without its extensions]")
-    return _stack(f, [
-        click.option("--model", "-m", type=str, default=None,
-                     help="Model folder (from `dnabert2 pretrain`/`finetune`, or the DNABERT-2-117M release); default: "
-                          "the model shipped in the package (embed, score-variants: pretrained; predict: promoter "
-                          "classifier)."),
-        output,
-        click.option("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, show_default=True,
-                     help="Padded tokens per model call (lower it when memory is short)."),
-        click.option("--lookahead", type=int, default=DEFAULT_LOOKAHEAD, show_default=True,
-                     help="Windows read ahead and sorted by length together."),
-        click.option("--shard", type=str, default=None,
-                     help="K/N: process every N-th region from K (0-based); join the files with `dnabert2 merge`."),
-        click.option("--resume", is_flag=True, help="Continue an interrupted run from OUT.partial.h5."),
-        click.option("--force", is_flag=True, help="Overwrite OUT (and any partial file) if it exists."),
-    ])
+    settings = settings_from(cls, given, show_progress=show_progress(quiet), command_line=command_line())
+    if settings.model is None:
+        settings.model = str(model_path(DEFAULT_FOR[command]))
+    source = getattr(settings, "vcf", None) or settings.bed or settings.fasta
+    named = settings.output is None and source is not None
+    if named:
+        settings.output = default_output_name(source, suffix)
+    return settings, named
 
 
 # extensions dropped from an input's name to name its output (after .gz, .bgz)

@@ -1,19 +1,14 @@
 """`dnabert2 predict`: parse options, call `dnabert2.predict`, print a summary."""
-
 import click
 
 from dnabert2.commands import options
+from dnabert2.regions.settings import PredictSettings
 
 
-@click.command("predict")
-@options.region_input_options(model_defaults=True)
-@options.region_run_options(default_output="predictions")
-@click.option("--tsv", type=click.Path(dir_okay=False, allow_dash=True, path_type=str), default=None,
-              help="Also write a table of the predictions (a BED6+ file when the name ends in .bed; '-': to standard "
-                   "output, for a pipe).")
-@options.model_run_options
-def command(fasta, bed, ref, clip, resize, index_dir, window, stride, rc_average, model, output, batch_tokens,
-            lookahead, shard, resume, force, tsv, device, precision, threads, verbose, quiet):
+@click.command("predict", cls=options.GroupedCommand)
+@options.settings_options(PredictSettings)
+@options.common_options
+def command(verbose, quiet, **given):
     """Predict classes (or values) of genomic regions with a fine-tuned model folder, into an HDF5 file.
 
     Without --model the promoter classifier shipped in the package is used; without -o the file is named
@@ -32,19 +27,10 @@ def command(fasta, bed, ref, clip, resize, index_dir, window, stride, rc_average
       dnabert2 predict --bed promoters.bed --ref hg38.fa --tsv - | sort -k8,8gr | head
       dnabert2 predict --fasta seqs.fa --model finetuned/ -o calls.h5 --tsv calls.bed
     """
-    from dnabert2.common.runtime import show_progress
     from dnabert2.regions.run import predict
     from dnabert2.regions.summary import format_summary
-    from dnabert2.shipped import DEFAULT_FOR, model_path
 
-    model = model or str(model_path(DEFAULT_FOR["predict"]))  # no --model: the shipped one
-    named = output is None and (bed or fasta) is not None
-    if named:
-        output = options.default_output_name(bed or fasta, "predictions")
-    summary = predict(model=model, output=output, tsv=tsv, fasta=fasta, bed=bed, ref=ref, clip=clip, window=window,
-                      stride=stride, resize=resize, rc_average=rc_average, batch_tokens=batch_tokens,
-                      lookahead=lookahead, device=device, precision=precision, shard=shard, resume=resume,
-                      force=force, threads=threads, show_progress=show_progress(quiet),
-                      command_line=options.command_line(), index_dir=index_dir)
+    settings, named = options.region_settings(PredictSettings, given, quiet, "predict", "predictions")
+    summary = predict(settings=settings)
     if not quiet:
         click.echo(format_summary("Predicted", summary, named), err=True)

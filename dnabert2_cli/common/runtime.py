@@ -5,6 +5,7 @@ import os
 import sys
 from dataclasses import dataclass
 
+from dnabert2.common.fields import RUN, option
 from dnabert2.errors import InputError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -12,6 +13,16 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DTYPE_NAMES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 # the environment variable that says what --precision auto means (unset: chosen per device)
 PRECISION_ENV = "DNABERT2_PRECISION"
+
+
+@dataclass
+class DeviceSettings:
+    """Where a run computes: the options of every command that runs the model."""
+    device: str = option("auto", "auto, cpu, cuda or cuda:N (auto picks CUDA when present).", group=RUN)
+    precision: str = option("auto", "Numeric precision of the model (auto: bf16 on a GPU or CPU that computes it "
+                                    "natively (CPU: AMX or AVX512-BF16), else fp32; the summary names the one used).",
+                            group=RUN, choices=PRECISIONS)
+    threads: int = option(None, "CPU threads for reading and tokenising (default: all cores).", group=RUN, minimum=1)
 
 
 def resolve_device(name="auto"):

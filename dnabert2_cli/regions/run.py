@@ -11,6 +11,7 @@ import logging
 import os
 from dataclasses import replace
 
+from dnabert2.common.fields import build
 from dnabert2.common.files import check_distinct_paths, output_lock
 from dnabert2.common.runtime import torch_threads, torchrun
 from dnabert2.errors import InputError, OutputWriteError
@@ -20,89 +21,84 @@ from dnabert2.regions.loading import check_batch_memory, check_layer, check_mode
     predict_defaults, require_model
 from dnabert2.regions.pipeline import run_pipeline
 from dnabert2.regions.provenance import attributes
-from dnabert2.regions.settings import DEFAULT_BATCH_TOKENS, Job, RegionInputs, RegionSettings
+from dnabert2.regions.settings import EmbedSettings, PredictSettings
 from dnabert2.regions.source import RegionSource
 from dnabert2.regions.summary import with_rates
-from dnabert2.regions.windows import DEFAULT_LOOKAHEAD, DEFAULT_WINDOW
+from dnabert2.regions.windows import DEFAULT_WINDOW
 
 log = logging.getLogger(__name__)
 
 
-def embed(regions=None, *, model=None, output=None, fasta=None, bed=None, ref=None, clip=False,
-          window=DEFAULT_WINDOW, stride=None, resize=None, pooling="mean", layer=-1, rc_average=False,
-          half_output=False, batch_tokens=DEFAULT_BATCH_TOKENS, lookahead=DEFAULT_LOOKAHEAD, device="auto",
-          precision="auto", shard=None, resume=False, force=False, threads=None, show_progress=False,
-          command_line=None, index_dir=None):
+def embed(regions=None, settings=None, **options):
     """Embed regions with a DNABERT-2 model: one vector per region (or per token with pooling="none").
 
     Regions come from `regions` (sequence strings, (name, sequence) pairs or `Region`s), `fasta=`, or `bed=` with
-    `ref=`. With `output` (an .h5 path) the rows are written there (layout: docs/hdf5.md) and a summary dict is
-    returned; without it, a dict of numpy arrays: "embeddings" [N, hidden] (or "tokens"), "regions"
-    (chrom, start, end, name, strand, length_bp, n_windows, n_tokens, n_unknown_tokens, index) and "summary".
-    `model` is a model folder, a hub id, or a (model, tokenizer) pair already loaded. `index_dir`: where the
-    index of a reference in a read-only folder is kept (default: $DNABERT2_CACHE or ~/.cache/dnabert2).
+    `ref=`. options are the fields of `EmbedSettings` (the options of `dnabert2 embed`: model, output, window,
+    pooling, layer, ...); or pass `settings`, an `EmbedSettings`. With `output` (an .h5 path) the rows are written
+    there (layout: docs/hdf5.md) and a summary dict is returned; without it, a dict of numpy arrays: "embeddings"
+    [N, hidden] (or "tokens"), "regions" (chrom, start, end, name, strand, length_bp, n_windows, n_tokens,
+    n_unknown_tokens, index) and "summary". `model` is a model folder, a hub id, or a (model, tokenizer) pair
+    already loaded. `index_dir`: where the index of a reference in a read-only folder is kept (default:
+    $DNABERT2_CACHE or ~/.cache/dnabert2).
     """
-    settings = RegionSettings("embed", pooling=pooling, layer=layer, window=window, stride=stride, resize=resize,
-                        clip=clip, rc_average=rc_average, half_output=half_output, batch_tokens=batch_tokens,
-                        lookahead=lookahead, shard=shard)
-    inputs = RegionInputs(regions=regions, fasta=fasta, bed=bed, ref=ref, index_dir=index_dir)
-    job = Job(model=model, output=output, device=device, precision=precision, resume=resume, force=force,
-              threads=threads, show_progress=show_progress, command_line=command_line)
-    return run_regions(settings, inputs, job)
+    settings = _settings(EmbedSettings, settings, regions, options, "embed")
+    return run_regions(settings)
 
 
-def predict(regions=None, *, model=None, output=None, tsv=None, fasta=None, bed=None, ref=None, clip=False,
-            window=None, stride=None, resize=None, rc_average=None, batch_tokens=DEFAULT_BATCH_TOKENS,
-            lookahead=DEFAULT_LOOKAHEAD, device="auto", precision="auto", shard=None, resume=False, force=False,
-            threads=None, show_progress=False, command_line=None, index_dir=None):
+def predict(regions=None, settings=None, **options):
     """Class probabilities and labels (or regression values) per region from a fine-tuned model folder.
 
-    Same inputs as `embed`. Long regions: the token-weighted mean of the windows' probabilities (or values).
-    Writes /probabilities, /labels (attribute label_names) or /values to `output`, and with `tsv` a table
-    (a BED6+ file when `tsv` ends in .bed; "-": standard output) beside it; without `output`, returns those arrays
-    in a dict. `window` and `rc_average` left as None take the model's own (`loading.predict_defaults`: the
-    shipped promoter classifier's are 300 bp and both strands), else 2,000 bp and one strand; the summary's
-    "model_defaults" names those taken from the model.
+    Same inputs as `embed`; options are the fields of `PredictSettings` (or pass `settings`). Long regions: the
+    token-weighted mean of the windows' probabilities (or values). Writes /probabilities, /labels (attribute
+    label_names) or /values to `output`, and with `tsv` a table (a BED6+ file when `tsv` ends in .bed; "-":
+    standard output) beside it; without `output`, returns those arrays in a dict. `window` and `rc_average` left
+    as None take the model's own (`loading.predict_defaults`: the shipped promoter classifier's are 300 bp and
+    both strands), else 2,000 bp and one strand; the summary's "model_defaults" names those taken from the model.
     """
     from dnabert2.common.files import check_new_output
     from dnabert2.regions.table import write_table
 
-    if tsv is not None:
-        if output is None:
+    s = _settings(PredictSettings, settings, regions, options, "predict")
+    if s.tsv is not None:
+        if s.output is None:
             raise InputError("--tsv needs an HDF5 output (-o) to tabulate")
-        if tsv != "-":  # "-": standard output
-            check_new_output(tsv, force, what="table")
-    require_model(model)
-    found, given = predict_defaults(model), {"window": window, "rc_average": rc_average}
+        if s.tsv != "-":  # "-": standard output
+            check_new_output(s.tsv, s.force, what="table")
+    require_model(s.model)
+    found, given = predict_defaults(s.model), {"window": s.window, "rc_average": s.rc_average}
     carried = {key: found[key] for key in given if key in found and given[key] is None}
-    window = carried.get("window", DEFAULT_WINDOW if window is None else window)
-    rc_average = carried.get("rc_average", bool(rc_average))
-    settings = RegionSettings("predict", window=window, stride=stride, resize=resize, clip=clip, rc_average=rc_average,
-                        batch_tokens=batch_tokens, lookahead=lookahead, shard=shard)
-    inputs = RegionInputs(regions=regions, fasta=fasta, bed=bed, ref=ref, index_dir=index_dir)
-    job = Job(model=model, output=output, device=device, precision=precision, resume=resume, force=force,
-              threads=threads, show_progress=show_progress, command_line=command_line)
-    summary = run_regions(settings, inputs, job, tables=[("--tsv", tsv)])
+    s.window = carried.get("window", DEFAULT_WINDOW if s.window is None else s.window)
+    s.rc_average = carried.get("rc_average", bool(s.rc_average))
+    summary = run_regions(s, tables=[("--tsv", s.tsv)])
     if carried:
-        (summary if output is not None else summary["summary"])["model_defaults"] = carried
-    if tsv is not None:
-        write_table(summary["output"], tsv, force=force)
-        summary["table"] = str(tsv)
+        (summary if s.output is not None else summary["summary"])["model_defaults"] = carried
+    if s.tsv is not None:
+        write_table(summary["output"], s.tsv, force=s.force)
+        summary["table"] = str(s.tsv)
     return summary
 
 
-def run_regions(settings, inputs, job, tables=()):
+def _settings(cls, settings, regions, options, what):
+    """The run's own copy of the settings: given, or built from keyword options (`fields.build`)."""
+    if settings is None:
+        settings = build(cls, options, what)
+    elif options:
+        raise TypeError(f"{what}(): give settings or keyword options, not both")
+    return replace(settings, regions=regions) if regions is not None else replace(settings)
+
+
+def run_regions(settings, tables=()):
     """Checks, then scan, load, run, finish; returns the summary (with the arrays when there is no output).
     tables: (option, path) of further outputs the caller writes afterwards (predict's --tsv), checked here."""
     settings.check()
-    require_model(job.model)
-    job = _torchrun_shard(settings, job)
+    require_model(settings.model)
+    job = _torchrun_shard(settings, settings)
     device, dtype = device_and_dtype(job.device, job.precision)
     check_distinct_paths([("-o", job.output), *tables],
-                         [("--fasta", inputs.fasta), ("--bed", inputs.bed), ("--ref", inputs.ref)])
+                         [("--fasta", settings.fasta), ("--bed", settings.bed), ("--ref", settings.ref)])
     task = "base" if settings.kind == "embed" else "classification"
-    source = RegionSource(fasta=inputs.fasta, bed=inputs.bed, ref=inputs.ref, regions=inputs.regions,
-                          clip=settings.clip, resize=settings.resize, index_dir=inputs.index_dir)
+    source = RegionSource(fasta=settings.fasta, bed=settings.bed, ref=settings.ref, regions=settings.regions,
+                          clip=settings.clip, resize=settings.resize, index_dir=settings.index_dir)
     try:
         with output_lock(job.output, h5writer.RESERVE_BYTES) as lock:
             mode = _output_mode(job)

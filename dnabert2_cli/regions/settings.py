@@ -1,7 +1,12 @@
-"""The options of one embed or predict run as typed objects: `RegionSettings` (those that shape its numbers, with their
-defaults and their check), `RegionInputs` (where the regions come from) and `Job` (model, output, run control)."""
+"""The options of `embed` and `predict`, each written once as a field (`dnabert2.common.fields`): the parts every
+region command shares (`RegionSource`: where regions come from; `Tiling`: windows and strands; `RegionRun`: model,
+output and run control) and one settings dataclass per command (`EmbedSettings`, `PredictSettings`) that the
+command line is made from and the library runs on."""
 from dataclasses import dataclass
+from typing import ClassVar
 
+from dnabert2.common.fields import INPUTS, MODEL, OUTPUTS, RUN, internal, option
+from dnabert2.common.runtime import DeviceSettings
 from dnabert2.errors import InputError
 from dnabert2.regions.windows import DEFAULT_LOOKAHEAD, DEFAULT_WINDOW, check_tiling
 
@@ -15,66 +20,127 @@ NONE_LOOKAHEAD = 128  # --pooling none keeps a block's token vectors in memory: 
 PER_BASE_LOOKAHEAD = 16  # --per-base keeps a block's base vectors (about 5 per token): fewer still
 
 
+WINDOW_HELP = "Window length in bp; longer regions are tiled and their windows combined."
+RC_AVERAGE_HELP = "Average the region's and its reverse complement's outputs."
+# the model each command runs when --model is not given (dnabert2.shipped)
+MODEL_HELP = ("Model folder (from `dnabert2 pretrain`/`finetune`, or the DNABERT-2-117M release)  [default: the "
+              "model shipped in the package: {shipped}]")
+
+
+def _output_help(suffix):
+    return ("HDF5 file to write (written as OUT.partial.h5 and renamed when complete)  [default: "
+            f"INPUT.{suffix}.h5 in the current folder, INPUT being the input file's name without its extensions]")
+
+
 @dataclass
-class RegionSettings:
-    """The options of one run that shape its numbers (stored in the file; --resume and merge check them)."""
-    kind: str  # "embed" or "predict"
-    pooling: str = "mean"
-    layer: int = -1
-    window: int = DEFAULT_WINDOW
-    stride: int = None
-    resize: int = None
-    clip: bool = False
-    rc_average: bool = False
-    half_output: bool = False
-    batch_tokens: int = DEFAULT_BATCH_TOKENS
-    lookahead: int = DEFAULT_LOOKAHEAD
-    shard: tuple = None  # (k, n)
+class RegionSource:
+    """Where regions come from: `regions` (in memory, Python API), `fasta`, or `bed` with `ref` (exactly one)."""
+    fasta: str = option(None, "FASTA file (plain, gzip or bgzip): each record is a region.", group=INPUTS,
+                        path="file")
+    bed: str = option(None, "BED3-BED12 file (gzip allowed; 0-based, half-open; column 6 '-' = reverse complement).",
+                      group=INPUTS, path="file")
+    ref: str = option(None, "Reference FASTA for --bed: plain, gzip or bgzip, indexed or not (a missing or stale "
+                            "index is built; in a read-only folder it goes to the cache, see --index-dir).",
+                      group=INPUTS, path="file")
+    clip: bool = option(False, "Clip regions that run past a chromosome end instead of failing.", group=INPUTS)
+    resize: int = option(None, "Use a window of this many bp centred on each region instead of the region.",
+                         group=INPUTS)
+    index_dir: str = option(None, "Where the index of a --ref in a read-only folder (and the bgzip copy of a gzip "
+                                  "--ref) is kept", group=INPUTS, path="dir",
+                            default_text="$DNABERT2_CACHE, else ~/.cache/dnabert2")
+    regions: object = internal()  # sequence strings, (name, sequence) pairs or Regions (Python API)
+
+
+@dataclass
+class Tiling:
+    """How a region is cut into windows for the model, and whether both strands are read."""
+    window: int = option(DEFAULT_WINDOW, WINDOW_HELP, group=INPUTS)
+    stride: int = option(None, "Step between windows in bp (default: --window).", group=INPUTS)
+    rc_average: bool = option(False, RC_AVERAGE_HELP, group=INPUTS, flag="negatable")
+
+
+@dataclass
+class RegionRun(DeviceSettings):
+    """The model of a run, its output and run control (embed, predict, score-variants)."""
+    model: str = option(None, MODEL_HELP.format(shipped="pretrained"), group=MODEL, short="-m")
+    output: str = option(None, _output_help("embeddings"), group=OUTPUTS, short="-o", path="file")
+    batch_tokens: int = option(DEFAULT_BATCH_TOKENS, "Padded tokens per model call (lower it when memory is short).",
+                               group=RUN)
+    lookahead: int = option(DEFAULT_LOOKAHEAD, "Windows read ahead and sorted by length together.", group=RUN)
+    shard: str = option(None, "K/N: process every N-th region from K (0-based); join the files with `dnabert2 "
+                              "merge`.", group=RUN)
+    resume: bool = option(False, "Continue an interrupted run from OUT.partial.h5.", group=RUN)
+    force: bool = option(False, "Overwrite OUT (and any partial file) if it exists.", group=RUN)
+    show_progress: bool = internal(False)
+    command_line: str = internal()  # stored in the file for provenance
+
+
+@dataclass
+class EmbedSettings(RegionSource, Tiling, RegionRun):
+    """The options of `dnabert2 embed` / `dnabert2.embed`."""
+    kind: ClassVar[str] = "embed"
+    pooling: str = option("mean", "mean: over the real tokens (no [CLS], [SEP], padding); mean-all: over all "
+                                  "tokens, [CLS] and [SEP] included (the DNABERT-2 README's recipe); max: over the "
+                                  "real tokens; cls: the [CLS] vector; none: every real token's vector.",
+                          group=OUTPUTS, choices=POOLINGS[:-1])
+    layer: int = option(-1, "Hidden layer to pool: 0 = embeddings output, 1..L, or negative from the top "
+                            "(-1 = last).", group=MODEL)
+    half_output: bool = option(False, "Store vectors as float16 (half the file size).", group=OUTPUTS)
+    per_base: bool = option(False, "Instead of pooling: one vector per base (the covering token's), under /tokens; "
+                                   "see docs/hdf5.md.", group=OUTPUTS)
 
     def check(self):
-        """Check and complete the options before any input is read (InputError for bad values)."""
-        if self.pooling not in POOLINGS:
-            raise InputError(f"--pooling {self.pooling!r}: expected one of {', '.join(POOLINGS)}")
-        self.stride = check_tiling(self.window, self.stride)
-        unpooled = self.kind == "embed" and self.pooling in UNPOOLED
-        what = "--per-base" if self.pooling == "per-base" else "--pooling none"
-        if self.rc_average and unpooled:
-            raise InputError(f"--rc-average cannot be combined with {what} (per-token vectors of the two "
-                             "strands do not line up); pool the vectors or drop --rc-average")
-        if self.pooling == "per-base" and self.stride != self.window:
-            raise InputError(f"--per-base gives every base one vector: windows must not overlap (--stride "
-                             f"{self.stride} is below --window {self.window}); drop --stride")
-        if self.batch_tokens < 1:
-            raise InputError(f"--batch-tokens {self.batch_tokens}: must be at least 1")
-        if self.lookahead < 1:
-            raise InputError(f"--lookahead {self.lookahead}: must be at least 1 window")
-        if unpooled:
-            self.lookahead = min(self.lookahead, PER_BASE_LOOKAHEAD if self.pooling == "per-base" else NONE_LOOKAHEAD)
-        self.shard = parse_shard(self.shard)
+        if self.per_base and self.pooling not in ("mean", "per-base"):
+            raise InputError(f"--per-base writes every base's vector: it takes no --pooling ({self.pooling})")
+        if self.per_base:
+            self.pooling = "per-base"
+        check_region_settings(self)
 
 
-@dataclass(frozen=True)
-class RegionInputs:
-    """Where the regions come from: `regions` (in memory), `fasta`, or `bed` with `ref` (exactly one way)."""
-    regions: object = None  # sequence strings, (name, sequence) pairs or Regions
-    fasta: str = None
-    bed: str = None
-    ref: str = None
-    index_dir: str = None  # where a reference's index goes when its folder is read-only (None: the cache)
+@dataclass
+class PredictSettings(RegionSource, Tiling, RegionRun):
+    """The options of `dnabert2 predict` / `dnabert2.predict`. --window and --rc-average left as None take the
+    model's own (`loading.predict_defaults`), else DEFAULT_WINDOW and one strand."""
+    kind: ClassVar[str] = "predict"
+    pooling: ClassVar[str] = "mean"  # predict reads the classifier's head on the last layer, stores float32
+    layer: ClassVar[int] = -1
+    half_output: ClassVar[bool] = False
+    window: int = option(None, WINDOW_HELP, group=INPUTS,
+                         default_text="from the model's config.json (task_specific_params.predict; the shipped "
+                                      f"promoter classifier's: 300), else {DEFAULT_WINDOW}")
+    rc_average: bool = option(None, RC_AVERAGE_HELP,
+                              group=INPUTS, flag="negatable",
+                              default_text="from the model's config.json (task_specific_params.predict; the shipped "
+                                           "promoter classifier's: on), else off")
+    model: str = option(None, MODEL_HELP.format(shipped="the promoter classifier"), group=MODEL, short="-m")
+    output: str = option(None, _output_help("predictions"), group=OUTPUTS, short="-o", path="file")
+    tsv: str = option(None, "Also write a table of the predictions (a BED6+ file when the name ends in .bed; '-': "
+                            "to standard output, for a pipe).", group=OUTPUTS, path="file", dash=True)
+
+    def check(self):
+        check_region_settings(self)
 
 
-@dataclass(frozen=True)
-class Job:
-    """What one run uses and where it writes: the model, the output, device and precision, and run control."""
-    model: object = None  # a model folder, a hub id, or a (model, tokenizer) pair
-    output: object = None  # the .h5 path; None: the arrays are returned
-    device: str = "auto"
-    precision: str = "auto"
-    resume: bool = False
-    force: bool = False
-    threads: int = None
-    show_progress: bool = False
-    command_line: str = None  # stored in the file for provenance
+def check_region_settings(s):
+    """Check and complete the options of an embed or predict run before any input is read (InputError)."""
+    if s.pooling not in POOLINGS:
+        raise InputError(f"--pooling {s.pooling!r}: expected one of {', '.join(POOLINGS)}")
+    s.stride = check_tiling(s.window, s.stride)
+    unpooled = s.kind == "embed" and s.pooling in UNPOOLED
+    what = "--per-base" if s.pooling == "per-base" else "--pooling none"
+    if s.rc_average and unpooled:
+        raise InputError(f"--rc-average cannot be combined with {what} (per-token vectors of the two "
+                         "strands do not line up); pool the vectors or drop --rc-average")
+    if s.pooling == "per-base" and s.stride != s.window:
+        raise InputError(f"--per-base gives every base one vector: windows must not overlap (--stride "
+                         f"{s.stride} is below --window {s.window}); drop --stride")
+    if s.batch_tokens < 1:
+        raise InputError(f"--batch-tokens {s.batch_tokens}: must be at least 1")
+    if s.lookahead < 1:
+        raise InputError(f"--lookahead {s.lookahead}: must be at least 1 window")
+    if unpooled:
+        s.lookahead = min(s.lookahead, PER_BASE_LOOKAHEAD if s.pooling == "per-base" else NONE_LOOKAHEAD)
+    s.shard = parse_shard(s.shard)
 
 
 def parse_shard(text):

@@ -8,7 +8,7 @@ from dnabert2.errors import InputError
 
 NAMES = ("pretrained", "promoter")
 # what each command uses when --model is not given
-DEFAULT_FOR = {"embed": "pretrained", "predict": "promoter"}
+DEFAULT_FOR = {"embed": "pretrained", "predict": "promoter", "score-variants": "pretrained", "finetune": "pretrained"}
 
 
 def model_path(name):

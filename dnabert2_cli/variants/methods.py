@@ -43,7 +43,7 @@ def _method(name, settings, loaded):
     if name == "emb":
         return Emb()
     from dnabert2.regions.heads import make_head
-    from dnabert2.regions.settings import RegionSettings
+    from dnabert2.regions.settings import PredictSettings
 
-    head = make_head(RegionSettings("predict"), loaded.net.config)  # the label names and problem type, as predict reads them
+    head = make_head(PredictSettings(), loaded.net.config)  # the label names and problem type, as predict reads them
     return Delta(head.problem_type, head.label_names)

@@ -7,8 +7,9 @@ the table, the annotated VCF and the plots are written from the finished file.
 """
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import replace
 
+from dnabert2.common.fields import build
 from dnabert2.common.files import check_distinct_paths, output_lock
 from dnabert2.common.runtime import torch_threads
 from dnabert2.errors import InputError
@@ -16,80 +17,49 @@ from dnabert2.regions import h5writer
 from dnabert2.regions.loading import check_model, device_and_dtype, load, require_model
 from dnabert2.regions.provenance import tokenizer_hash, weights_hash
 from dnabert2.regions.run import _output_mode, _torchrun_shard  # the same rules as embed and predict
-from dnabert2.regions.settings import DEFAULT_BATCH_TOKENS, Job
 from dnabert2.variants.columns import SITE_COLUMNS, VARIANT_COLUMNS, score_columns
 from dnabert2.variants.engine import Engine
 from dnabert2.variants.loop import Loop
 from dnabert2.variants.methods import make_methods
-from dnabert2.variants.settings import (DEFAULT_BLOCK, DEFAULT_CONTEXT, DEFAULT_FLANK_TOKENS, DEFAULT_MAX_INDEL,
-                                        VariantSettings)
+from dnabert2.variants.settings import VariantSettings
 from dnabert2.variants.summary import summary_of
-from dnabert2.variants.windows import DEFAULT_WINDOW_STEP
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class VariantInputs:
-    """Where the rows come from: `vcf` with `ref`; or, with --saturate, `fasta`, or `bed` with `ref`."""
-    vcf: str = None
-    ref: str = None
-    fasta: str = None
-    bed: str = None
-    clip: bool = False
-    resize: int = None
-    index_dir: str = None  # where the index of a --ref in a read-only folder goes (None: the cache)
-
-
-@dataclass(frozen=True)
-class SideOutputs:
-    """What is written from the finished HDF5 file: a table, an annotated VCF, a folder of plots."""
-    tsv: str = None
-    out_vcf: str = None
-    plot: str = None
-
-
-def score_variants(vcf=None, *, ref=None, fasta=None, bed=None, saturate=False, clip=False, resize=None,
-                   index_dir=None, model=None, output=None, tsv=None, out_vcf=None, plot=None, methods=None,
-                   context=DEFAULT_CONTEXT, window_step=DEFAULT_WINDOW_STEP,
-                   flank_tokens=DEFAULT_FLANK_TOKENS, max_indel=DEFAULT_MAX_INDEL, rc_average=False,
-                   batch_tokens=DEFAULT_BATCH_TOKENS, lookahead=DEFAULT_BLOCK, device="auto", precision="auto",
-                   shard=None, resume=False, force=False, threads=None, show_progress=False, command_line=None):
+def score_variants(vcf=None, settings=None, **options):
     """Score the variants of a VCF/BCF file against a reference (or, with `saturate=True`, every SNV of the regions
     of `fasta=` or `bed=` + `ref=`) with a DNABERT-2 model folder.
 
+    options are the fields of `VariantSettings` (the options of `dnabert2 score-variants`), or pass `settings`.
     methods: "llr", "emb", "delta" or several (default: llr for a masked-LM folder, delta for a fine-tuned one).
     With `output` (an .h5 path) the rows go there (layout: docs/hdf5.md) and a summary dict is returned (`tsv`,
     `out_vcf` and `plot` are written from it); without it, a dict of numpy arrays: the /variants (or /sites)
     columns under "variants" (or "sites"), the scores under "scores", and "summary".
     """
-    settings = VariantSettings(methods=methods, context=context, window_step=window_step,
-                               flank_tokens=flank_tokens, max_indel=max_indel,
-                               rc_average=rc_average, saturate=saturate, batch_tokens=batch_tokens, block=lookahead,
-                               shard=shard)
-    inputs = VariantInputs(vcf=vcf, ref=ref, fasta=fasta, bed=bed, clip=clip, resize=resize, index_dir=index_dir)
-    sides = SideOutputs(tsv=tsv, out_vcf=out_vcf, plot=plot)
-    job = Job(model=model, output=output, device=device, precision=precision, resume=resume, force=force,
-              threads=threads, show_progress=show_progress, command_line=command_line)
-    return run(settings, inputs, sides, job)
+    if settings is None:
+        settings = build(VariantSettings, {"vcf": vcf, **options}, "score_variants")
+    elif options or vcf is not None:
+        raise TypeError("score_variants(): give settings or keyword options, not both")
+    return run(replace(settings))
 
 
-def run(settings, inputs, sides, job):
+def run(settings):
     """Checks, scan, load, the main loop, the side outputs; returns the summary (or the arrays)."""
     settings.check()
-    require_model(job.model)
-    _check_inputs(settings, inputs, sides)
-    job = _torchrun_shard(settings, job)  # reads and sets settings.shard, as it does embed's
+    require_model(settings.model)
+    _check_inputs(settings)
+    job = _torchrun_shard(settings, settings)  # reads and sets settings.shard, as it does embed's
     device, dtype = device_and_dtype(job.device, job.precision)
-    check_distinct_paths([("-o", job.output), ("--tsv", sides.tsv), ("--out-vcf", sides.out_vcf),
-                          ("--plot", sides.plot)],
-                         [("--vcf", inputs.vcf), ("--ref", inputs.ref), ("--fasta", inputs.fasta),
-                          ("--bed", inputs.bed)])
-    _check_side_outputs(settings, sides, job)
+    check_distinct_paths([("-o", job.output), ("--tsv", settings.tsv), ("--out-vcf", settings.out_vcf),
+                          ("--plot", settings.plot)],
+                         [("--vcf", settings.vcf), ("--ref", settings.ref), ("--fasta", settings.fasta),
+                          ("--bed", settings.bed)])
+    _check_side_outputs(settings, job)
     with output_lock(job.output, h5writer.RESERVE_BYTES) as lock:
         mode = _output_mode(job)
         check_model(job.model, "auto")
-        source = _source(settings, inputs, sides)
+        source = _source(settings)
         try:
             source.scan()
             if job.threads:
@@ -100,62 +70,62 @@ def run(settings, inputs, sides, job):
                 if job.output is None:
                     return _in_memory(settings, source, loaded, methods, job)
                 summary = _to_file(settings, source, loaded, methods, job, mode, lock)
-            _write_sides(summary, source, sides, job.force)
+            _write_sides(summary, source, settings, job.force)
             return summary
         finally:
             source.close()
 
 
-def _check_inputs(settings, inputs, sides):
+def _check_inputs(settings):
     if settings.saturate:
-        if inputs.vcf is not None:
+        if settings.vcf is not None:
             raise InputError("--saturate scores every SNV of regions: give --fasta FILE or --bed FILE --ref GENOME, "
                              "not --vcf")
-        if sides.out_vcf is not None:
+        if settings.out_vcf is not None:
             raise InputError("--out-vcf annotates the records of --vcf; with --saturate write --tsv instead")
         return
-    if inputs.vcf is None:
+    if settings.vcf is None:
         raise InputError("no variants: give --vcf FILE with --ref GENOME (or --saturate with --fasta/--bed)")
-    if inputs.ref is None:
-        raise InputError(f"--vcf {inputs.vcf}: the variants need the reference genome; give it with --ref GENOME.fa")
-    for name, value in (("--fasta", inputs.fasta), ("--bed", inputs.bed), ("--plot", sides.plot),
-                        ("--clip", inputs.clip or None), ("--resize", inputs.resize)):
+    if settings.ref is None:
+        raise InputError(f"--vcf {settings.vcf}: the variants need the reference genome; give it with --ref GENOME.fa")
+    for name, value in (("--fasta", settings.fasta), ("--bed", settings.bed), ("--plot", settings.plot),
+                        ("--clip", settings.clip or None), ("--resize", settings.resize)):
         if value is not None:
             raise InputError(f"{name} is only used with --saturate")
 
 
-def _check_side_outputs(settings, sides, job):
+def _check_side_outputs(settings, job):
     from dnabert2.common.files import check_new_output
     from dnabert2.variants.plot import check_matplotlib
 
-    for name, path, what in (("--tsv", sides.tsv, "table"), ("--out-vcf", sides.out_vcf, "VCF output"),
-                             ("--plot", sides.plot, "plot folder")):
+    for name, path, what in (("--tsv", settings.tsv, "table"), ("--out-vcf", settings.out_vcf, "VCF output"),
+                             ("--plot", settings.plot, "plot folder")):
         if path is None:
             continue
         if job.output is None:
             raise InputError(f"{name} needs an HDF5 output (-o) to be written from")
         check_new_output(path, job.force, what=what)
-    if sides.out_vcf is not None:
-        if not str(sides.out_vcf).endswith((".vcf.gz", ".vcf.bgz")):
-            raise InputError(f"--out-vcf {sides.out_vcf}: the annotated VCF is bgzipped and tabix-indexed; give a "
+    if settings.out_vcf is not None:
+        if not str(settings.out_vcf).endswith((".vcf.gz", ".vcf.bgz")):
+            raise InputError(f"--out-vcf {settings.out_vcf}: the annotated VCF is bgzipped and tabix-indexed; give a "
                              f"name ending in .vcf.gz")
         if settings.shard is not None:
             raise InputError("--out-vcf needs every row: run without --shard (or write it from the merged file with "
                              "dnabert2.variants.vcf_out.write_vcf(merged_h5, vcf, out))")
-    if sides.plot is not None:
+    if settings.plot is not None:
         check_matplotlib()
 
 
-def _source(settings, inputs, sides):
+def _source(settings):
     if settings.saturate:
         from dnabert2.variants.sites import SiteSource
 
-        return SiteSource(fasta=inputs.fasta, bed=inputs.bed, ref=inputs.ref, clip=inputs.clip, resize=inputs.resize,
-                          index_dir=inputs.index_dir)
+        return SiteSource(fasta=settings.fasta, bed=settings.bed, ref=settings.ref, clip=settings.clip, resize=settings.resize,
+                          index_dir=settings.index_dir)
     from dnabert2.variants.records import VcfSource
 
-    return VcfSource(inputs.vcf, inputs.ref, settings, require_sorted=sides.out_vcf is not None,
-                     index_dir=inputs.index_dir)
+    return VcfSource(settings.vcf, settings.ref, settings, require_sorted=settings.out_vcf is not None,
+                     index_dir=settings.index_dir)
 
 
 def _layout(settings, methods):
