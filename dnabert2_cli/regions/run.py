@@ -9,10 +9,10 @@ main loop (`pipeline.run_pipeline`).
 """
 import logging
 import os
-from dataclasses import replace
 
 from dnabert2.common.files import check_distinct_paths, output_lock
-from dnabert2.common.runtime import torch_threads, torchrun
+from dnabert2.common.outputs import output_mode, torchrun_shard
+from dnabert2.common.runtime import torch_threads
 from dnabert2.errors import InputError, OutputWriteError
 from dnabert2.regions import h5writer
 from dnabert2.regions.heads import REGION_COLUMNS, make_head
@@ -96,7 +96,7 @@ def run_regions(settings, inputs, job, tables=()):
     tables: (option, path) of further outputs the caller writes afterwards (predict's --tsv), checked here."""
     settings.check()
     require_model(job.model)
-    job = _torchrun_shard(settings, job)
+    job = torchrun_shard(settings, job)
     device, dtype = device_and_dtype(job.device, job.precision)
     check_distinct_paths([("-o", job.output), *tables],
                          [("--fasta", inputs.fasta), ("--bed", inputs.bed), ("--ref", inputs.ref)])
@@ -105,7 +105,7 @@ def run_regions(settings, inputs, job, tables=()):
                           clip=settings.clip, resize=settings.resize, index_dir=inputs.index_dir)
     try:
         with output_lock(job.output, h5writer.RESERVE_BYTES) as lock:
-            mode = _output_mode(job)
+            mode = output_mode(job)
             check_model(job.model, task)
             source.scan()
             if job.threads:
@@ -121,24 +121,6 @@ def run_regions(settings, inputs, job, tables=()):
                 return _to_file(source, loaded, head, job, mode, lock)
     finally:
         source.close()
-
-
-def _torchrun_shard(settings, job):
-    """Under torchrun with an output file, each rank writes its share of the regions to OUT.shard-K-of-N.h5."""
-    run = torchrun()
-    if settings.shard is not None or job.output is None or not run.distributed:
-        return job
-    settings.shard = (run.rank, run.world_size)
-    return replace(job, output=h5writer.shard_output(job.output, settings.shard))
-
-
-def _output_mode(job):
-    """"new" or "resume" for an output file (checked before any work), None without one."""
-    if job.output is not None:
-        return h5writer.check_output(job.output, job.resume, job.force)
-    if job.resume:
-        raise InputError("--resume needs an output file")
-    return None
 
 
 def _shard_size(source, shard):

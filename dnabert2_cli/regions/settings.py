@@ -2,6 +2,7 @@
 defaults and their check), `RegionInputs` (where the regions come from) and `Job` (model, output, run control)."""
 from dataclasses import dataclass
 
+from dnabert2.common.outputs import parse_shard
 from dnabert2.errors import InputError
 from dnabert2.regions.windows import DEFAULT_LOOKAHEAD, DEFAULT_WINDOW, check_tiling
 
@@ -75,16 +76,3 @@ class Job:
     threads: int = None
     show_progress: bool = False
     command_line: str = None  # stored in the file for provenance
-
-
-def parse_shard(text):
-    """'K/N' -> (K, N) with 0 <= K < N; InputError otherwise."""
-    if text is None or isinstance(text, tuple):
-        return text
-    try:
-        k, n = (int(x) for x in str(text).split("/"))
-    except ValueError:
-        raise InputError(f"--shard {text!r}: expected K/N, e.g. 0/4 (shards are numbered 0 to N-1)") from None
-    if n < 1 or not 0 <= k < n:
-        raise InputError(f"--shard {text}: K must be between 0 and N-1 (shards are numbered 0 to N-1)")
-    return k, n

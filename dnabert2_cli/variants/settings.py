@@ -2,8 +2,9 @@
 methods, with their defaults and their check."""
 from dataclasses import dataclass
 
+from dnabert2.common.outputs import parse_shard
 from dnabert2.errors import InputError
-from dnabert2.regions.settings import DEFAULT_BATCH_TOKENS, parse_shard
+from dnabert2.regions.settings import DEFAULT_BATCH_TOKENS
 from dnabert2.regions.windows import DEFAULT_LOOKAHEAD
 from dnabert2.variants.windows import DEFAULT_WINDOW_STEP
 
