@@ -3,8 +3,9 @@ import h5py
 import numpy as np
 import pytest
 
+from dnabert2.common.outputs import check_output, partial_path
 from dnabert2.errors import InputError
-from dnabert2.regions.h5writer import STRING, H5Writer, check_output, partial_path
+from dnabert2.regions.h5writer import STRING, H5Writer
 from dnabert2.regions.merging import merge
 
 COLUMNS = {"regions/index": ("int64", ()), "regions/name": (STRING, ()), "embeddings": ("float32", (3,))}

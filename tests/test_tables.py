@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from conftest import TEST_DATA
+from dnabert2.common.tables import read_table
 from dnabert2.errors import InputError
-from dnabert2.finetuning.tables import find_split_files, load_tables, read_table, subsample
+from dnabert2.finetuning.tables import find_split_files, load_tables, subsample
 
 SEQ = "ACGTACGTACGTAC"
 

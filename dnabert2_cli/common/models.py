@@ -8,6 +8,9 @@ else the masked-LM model when the weights hold its head, else the bare encoder.
 readable to its end, the sizes in config.json (vocabulary, hidden size, layers, feed-forward, labels) equal to the
 tensor shapes (read from the file headers, no tensor loaded), and the tokenizer as large as the vocabulary.
 Every problem is one `ModelFolderError` naming the folder or file (exit 2).
+
+`load_config` builds the config of a new model (`pretrain --model-config`): a preset sized to the tokenizer, or a
+JSON file whose vocabulary must match it.
 """
 import json
 import re
@@ -61,6 +64,27 @@ def load_model(path, task="auto", device=None, dtype=None):
     _check_missing(folder, info["missing_keys"])
     model.to(device=device, dtype=dtype).eval()
     return model, load_tokenizer(folder)
+
+
+def load_config(model_config, tokenizer):
+    """DNABert2Config from a preset name or a JSON file; presets take the tokenizer's vocabulary size."""
+    from dnabert2.model import PRESETS, DNABert2Config  # imports torch: only when a model is built
+
+    name = model_config or "dnabert2-117m"
+    if name in PRESETS:
+        return DNABert2Config.from_preset(name, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)
+    path = Path(name)
+    if not path.is_file():
+        raise InputError(f"--model-config {name}: neither a preset ({', '.join(PRESETS)}) nor a JSON file")
+    data = read_json_object(path, "JSON model config")
+    data.pop("model_type", None)
+    config = DNABert2Config(**data)
+    if config.vocab_size != len(tokenizer):
+        raise InputError(located(path, f"vocab_size {config.vocab_size} differs from the tokenizer's "
+                                       f"{len(tokenizer)} tokens (set vocab_size to {len(tokenizer)} or use "
+                                       "the tokenizer this config was made for)"))
+    config.pad_token_id = tokenizer.pad_token_id
+    return config
 
 
 def _check_missing(folder, missing):

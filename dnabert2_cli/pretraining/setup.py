@@ -9,31 +9,11 @@ from pathlib import Path
 
 from dnabert2.common.files import check_new_output, read_json_object
 from dnabert2.common.hf import quiet_transformers
+from dnabert2.common.models import load_config, load_model
 from dnabert2.errors import InputError, located
 from dnabert2.pretraining import checkpoints as ckpt
 
 RUN_FILE = "run.json"
-
-
-def load_config(model_config, tokenizer):
-    """DNABert2Config from a preset name or a JSON file; presets take the tokenizer's vocabulary size."""
-    from dnabert2.model import PRESETS, DNABert2Config  # imports torch: only when a model is built
-
-    name = model_config or "dnabert2-117m"
-    if name in PRESETS:
-        return DNABert2Config.from_preset(name, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)
-    path = Path(name)
-    if not path.is_file():
-        raise InputError(f"--model-config {name}: neither a preset ({', '.join(PRESETS)}) nor a JSON file")
-    data = read_json_object(path, "JSON model config")
-    data.pop("model_type", None)
-    config = DNABert2Config(**data)
-    if config.vocab_size != len(tokenizer):
-        raise InputError(located(path, f"vocab_size {config.vocab_size} differs from the tokenizer's "
-                                       f"{len(tokenizer)} tokens (set vocab_size to {len(tokenizer)} or use "
-                                       "the tokenizer this config was made for)"))
-    config.pad_token_id = tokenizer.pad_token_id
-    return config
 
 
 def tokenizer_source(options):
@@ -71,8 +51,6 @@ def build_model(options, tokenizer):
     from dnabert2.model import DNABert2ForMaskedLM
 
     if options.init is not None:
-        from dnabert2.common.models import load_model
-
         with quiet_transformers():
             model, _ = load_model(options.init, task="masked-lm", device="cpu", dtype="fp32")
         if model.config.vocab_size != len(tokenizer):

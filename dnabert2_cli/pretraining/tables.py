@@ -1,6 +1,6 @@
 """Further pretraining on task data (`pretrain --table`): the sequences of labelled tables as training samples.
 
-The tables are read by fine-tuning's reader (`finetuning.tables.read_table`: every CSV/TSV layout `finetune`
+The tables are read by the reader fine-tuning uses too (`common.tables.read_table`: every CSV/TSV layout `finetune`
 reads, gzip too; both sequences of a pair table count). A seeded `eval_fraction` of the rows (at least one, at
 most `eval_samples`) is held out; labels are ignored. Sample i draws a training row uniformly with a generator
 seeded from `(seed, i)` and, when the row is longer than the window, a uniform window of it, so resuming and any
@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from dnabert2.common.tables import read_table
 from dnabert2.errors import InputError
 from dnabert2.pretraining.batches import STREAM_WINDOW
 from dnabert2.pretraining.genomes import WINDOW_MARGIN, encode_windows
@@ -20,8 +21,6 @@ _MEASURE_ROWS = 256
 
 def read_table_sequences(paths):
     """Every sequence of the tables (both columns of pair tables), in file and row order."""
-    from dnabert2.finetuning.tables import read_table
-
     if not paths:
         raise InputError("--table: give at least one table")
     sequences = []

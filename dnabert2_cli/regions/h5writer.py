@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from dnabert2 import __version__
-from dnabert2.common.files import check_writable_parent
+from dnabert2.common.outputs import partial_path
 from dnabert2.errors import InputError, OutputWriteError
 
 STRING = "str"  # column dtype marker for variable-length UTF-8 strings
@@ -41,18 +41,6 @@ SETTINGS = ("kind", "model_weights_sha256", "tokenizer_sha256", "pooling", "laye
             "clip", "rc_average", "precision", "half_output", "batch_tokens", "lookahead", "input_fingerprint",
             "n_regions_total", "label_names", "problem_type",
             "methods", "context", "window_step", "flank_tokens", "max_indel")  # the last five: score-variants
-
-
-def partial_path(path):
-    """`out.h5` -> `out.partial.h5`: where an unfinished run writes."""
-    path = Path(path)
-    return path.with_name(f"{path.stem}.partial{path.suffix or '.h5'}")
-
-
-def shard_output(path, shard):
-    """`out.h5` -> `out.shard-2-of-4.h5`: the file of one torchrun rank."""
-    path = Path(path)
-    return path.with_name(f"{path.stem}.shard-{shard[0]}-of-{shard[1]}{path.suffix or '.h5'}")
 
 
 def _attr(value):
@@ -386,26 +374,3 @@ class Finishing:
                 logging.getLogger(__name__).warning("stopped; the rows finished so far are kept in %s: continue "
                                                     "with --resume", self.writer.partial)
         return False
-
-
-def check_output(path, resume, force):
-    """Before any work: what to do about OUT and OUT.partial.h5 -> "new" or "resume"."""
-    path = Path(path)
-    partial = partial_path(path)
-    check_writable_parent(path)
-    if resume and force:
-        raise InputError("--resume and --force contradict each other: give one")
-    if force:
-        return "new"
-    if resume:
-        if partial.exists():
-            return "resume"
-        if path.exists():
-            raise InputError(f"{path}: already complete, nothing to resume (use --force to compute it again)")
-        raise InputError(f"{path}: nothing to resume ({partial} does not exist); run without --resume")
-    if path.exists():
-        raise InputError(f"{path}: output file already exists (use --force to overwrite it)")
-    if partial.exists():  # the caller holds the output's lock, so no running process is writing it
-        raise InputError(f"{partial}: an interrupted run of this output exists; continue it with --resume or "
-                         f"start over with --force")
-    return "new"

@@ -13,7 +13,8 @@ from dataclasses import replace
 
 from dnabert2.common.fields import build
 from dnabert2.common.files import check_distinct_paths, output_lock
-from dnabert2.common.runtime import torch_threads, torchrun
+from dnabert2.common.outputs import output_mode, torchrun_shard
+from dnabert2.common.runtime import torch_threads
 from dnabert2.errors import InputError, OutputWriteError
 from dnabert2.regions import h5writer
 from dnabert2.regions.heads import REGION_COLUMNS, make_head
@@ -92,7 +93,7 @@ def run_regions(settings, tables=()):
     tables: (option, path) of further outputs the caller writes afterwards (predict's --tsv), checked here."""
     settings.check()
     require_model(settings.model)
-    job = _torchrun_shard(settings, settings)
+    job = torchrun_shard(settings, settings)
     device, dtype = device_and_dtype(job.device, job.precision)
     check_distinct_paths([("-o", job.output), *tables],
                          [("--fasta", settings.fasta), ("--bed", settings.bed), ("--ref", settings.ref)])
@@ -101,7 +102,7 @@ def run_regions(settings, tables=()):
                           clip=settings.clip, resize=settings.resize, index_dir=settings.index_dir)
     try:
         with output_lock(job.output, h5writer.RESERVE_BYTES) as lock:
-            mode = _output_mode(job)
+            mode = output_mode(job)
             check_model(job.model, task)
             source.scan()
             if job.threads:
@@ -117,24 +118,6 @@ def run_regions(settings, tables=()):
                 return _to_file(source, loaded, head, job, mode, lock)
     finally:
         source.close()
-
-
-def _torchrun_shard(settings, job):
-    """Under torchrun with an output file, each rank writes its share of the regions to OUT.shard-K-of-N.h5."""
-    run = torchrun()
-    if settings.shard is not None or job.output is None or not run.distributed:
-        return job
-    settings.shard = (run.rank, run.world_size)
-    return replace(job, output=h5writer.shard_output(job.output, settings.shard))
-
-
-def _output_mode(job):
-    """"new" or "resume" for an output file (checked before any work), None without one."""
-    if job.output is not None:
-        return h5writer.check_output(job.output, job.resume, job.force)
-    if job.resume:
-        raise InputError("--resume needs an output file")
-    return None
 
 
 def _shard_size(source, shard):

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from dnabert2.common.fields import INPUTS, MODEL, OUTPUTS, RUN, internal, option
 from dnabert2.common.runtime import DeviceSettings
+from dnabert2.common.outputs import parse_shard
 from dnabert2.errors import InputError
 from dnabert2.regions.windows import DEFAULT_LOOKAHEAD, DEFAULT_WINDOW, check_tiling
 
@@ -141,16 +142,3 @@ def check_region_settings(s):
     if unpooled:
         s.lookahead = min(s.lookahead, PER_BASE_LOOKAHEAD if s.pooling == "per-base" else NONE_LOOKAHEAD)
     s.shard = parse_shard(s.shard)
-
-
-def parse_shard(text):
-    """'K/N' -> (K, N) with 0 <= K < N; InputError otherwise."""
-    if text is None or isinstance(text, tuple):
-        return text
-    try:
-        k, n = (int(x) for x in str(text).split("/"))
-    except ValueError:
-        raise InputError(f"--shard {text!r}: expected K/N, e.g. 0/4 (shards are numbered 0 to N-1)") from None
-    if n < 1 or not 0 <= k < n:
-        raise InputError(f"--shard {text}: K must be between 0 and N-1 (shards are numbered 0 to N-1)")
-    return k, n

@@ -138,8 +138,8 @@ def _untrained(tokenizer_dir, folder, settings):
     import torch
 
     from dnabert2.common.hf import quiet_transformers
+    from dnabert2.common.models import load_config
     from dnabert2.model import DNABert2ForMaskedLM
-    from dnabert2.pretraining.setup import load_config
     from dnabert2.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(tokenizer_dir)

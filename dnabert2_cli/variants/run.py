@@ -11,12 +11,12 @@ from dataclasses import replace
 
 from dnabert2.common.fields import build
 from dnabert2.common.files import check_distinct_paths, output_lock
+from dnabert2.common.outputs import output_mode, torchrun_shard  # the same rules as embed and predict
 from dnabert2.common.runtime import torch_threads
 from dnabert2.errors import InputError
 from dnabert2.regions import h5writer
 from dnabert2.regions.loading import check_model, device_and_dtype, load, require_model
 from dnabert2.regions.provenance import tokenizer_hash, weights_hash
-from dnabert2.regions.run import _output_mode, _torchrun_shard  # the same rules as embed and predict
 from dnabert2.variants.columns import SITE_COLUMNS, VARIANT_COLUMNS, score_columns
 from dnabert2.variants.engine import Engine
 from dnabert2.variants.loop import Loop
@@ -49,7 +49,7 @@ def run(settings):
     settings.check()
     require_model(settings.model)
     _check_inputs(settings)
-    job = _torchrun_shard(settings, settings)  # reads and sets settings.shard, as it does embed's
+    job = torchrun_shard(settings, settings)  # reads and sets settings.shard, as it does embed's
     device, dtype = device_and_dtype(job.device, job.precision)
     check_distinct_paths([("-o", job.output), ("--tsv", settings.tsv), ("--out-vcf", settings.out_vcf),
                           ("--plot", settings.plot)],
@@ -57,7 +57,7 @@ def run(settings):
                           ("--bed", settings.bed)])
     _check_side_outputs(settings, job)
     with output_lock(job.output, h5writer.RESERVE_BYTES) as lock:
-        mode = _output_mode(job)
+        mode = output_mode(job)
         check_model(job.model, "auto")
         source = _source(settings)
         try:

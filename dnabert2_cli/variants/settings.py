@@ -3,8 +3,9 @@ the methods."""
 from dataclasses import dataclass
 
 from dnabert2.common.fields import INPUTS, MODEL, OUTPUTS, RUN, option
+from dnabert2.common.outputs import parse_shard
 from dnabert2.errors import InputError
-from dnabert2.regions.settings import RegionRun, RegionSource, parse_shard
+from dnabert2.regions.settings import RegionRun, RegionSource
 from dnabert2.regions.windows import DEFAULT_LOOKAHEAD
 from dnabert2.variants.windows import DEFAULT_WINDOW_STEP
 

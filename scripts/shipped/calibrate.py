@@ -73,7 +73,7 @@ def fit_platt(z, y, iterations=100):
 def read_labels(path, positive):
     """(sequences, labels 0/1) of a one-sequence, one-label table (read and checked by finetune's table reader);
     label `positive` is 1, any other 0."""
-    from dnabert2.finetuning.tables import read_table
+    from dnabert2.common.tables import read_table
 
     table = read_table(path)
     if table.pairs or len(table.label_columns) != 1:
