@@ -120,7 +120,7 @@ class VcfSource:
                 line = next(itertools.islice(fh, self._header_lines + number - 1, None), None)
         except (OSError, EOFError, zlib.error):
             return fallback
-        return fallback if line is None else record_problem(line) or fallback
+        return fallback if line is None else _line_problem(line) or fallback
 
     def _variants(self, with_windows):
         index = 0
@@ -214,7 +214,7 @@ def _count_header_lines(path):
     return count
 
 
-def record_problem(line):
+def _line_problem(line):
     """What makes a VCF record line unreadable, in words (None when its columns and POS look right)."""
     text = line.rstrip("\r\n")
     if not text.strip():
@@ -232,7 +232,7 @@ def record_problem(line):
     return None
 
 
-NO_CHROM_LINE = ("the VCF header has no #CHROM line: the line of column names (#CHROM POS ID REF ALT QUAL FILTER "
+_NO_CHROM_LINE = ("the VCF header has no #CHROM line: the line of column names (#CHROM POS ID REF ALT QUAL FILTER "
                  "INFO) must end the header, before the first record")
 
 
@@ -253,9 +253,9 @@ def _header_problem(path):
                 if line.startswith("#CHROM"):
                     break
                 if not line.startswith("#"):
-                    return NO_CHROM_LINE
+                    return _NO_CHROM_LINE
             else:
-                return NO_CHROM_LINE
+                return _NO_CHROM_LINE
     except (OSError, EOFError, zlib.error):
         pass
     return "not a VCF or BCF file (htslib cannot read its header)"
