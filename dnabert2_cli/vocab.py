@@ -101,13 +101,23 @@ def sample_corpus(paths, max_bases, seed, fragment_length, min_run_length, heldo
     return train, heldout, counts
 
 
-def _check_kmer(kmer, stride):
+def _check_kmer(kmer, stride, size, max_token_length):
+    """InputError for --kmer-stride without --kmer, or a BPE option with it: either would be ignored."""
     from dnabert2.tokenizer.kmer import check_kmer
 
+    if kmer is None:
+        if stride != 1:
+            raise InputError(f"--kmer-stride {stride}: applies only to a k-mer tokenizer; give --kmer K with it (a BPE "
+                             f"vocabulary has no stride)")
+        return
     try:
         check_kmer(kmer, stride)
     except ValueError as e:
         raise InputError(f"--kmer {kmer} --kmer-stride {stride}: {e}") from None
+    for option, value, default in (("--size", size, DEFAULT_SIZE), ("--max-token-length", max_token_length, None)):
+        if value != default:
+            raise InputError(f"{option} {value}: applies to learning BPE, not to --kmer {kmer} (nothing is learnt: "
+                             f"the vocabulary is every {kmer}-mer); leave {option} out")
 
 
 def _kmer_tokenizer(kmer, stride):
@@ -147,16 +157,16 @@ def train_vocab(genomes, output, size=DEFAULT_SIZE, *, max_bases=DEFAULT_MAX_BAS
     The folder holds `tokenizer.json`, `tokenizer_config.json`, `special_tokens_map.json` and `vocab_stats.json`;
     the stats are also returned (with `output` and `seconds`). Raises InputError for bad input or options.
     `kmer` K makes a k-mer tokenizer instead (`kmer_stride` 1: overlapping, K: non-overlapping; see
-    `dnabert2.tokenizer.kmer`): nothing is learnt and `size` is unused; the genomes give the held-out statistics.
+    `dnabert2.tokenizer.kmer`): nothing is learnt, so a `size` other than its default or a `max_token_length` is
+    refused (as is a `kmer_stride` without `kmer`); the genomes give the held-out statistics.
     """
     from dnabert2.tokenizer.bpe import MergesRanOut, encoded_length, save_tokenizer_folder, train_bpe
     from dnabert2.tokenizer.fasta import check_fasta
 
     start = time.perf_counter()
+    _check_kmer(kmer, kmer_stride, size, max_token_length)
     paths = _check_options(genomes, size, max_bases, min_frequency, max_token_length, fragment_length,
                            min_run_length, heldout_fraction)
-    if kmer is not None:
-        _check_kmer(kmer, kmer_stride)
     check_new_output(output, force)
     for path in paths:
         check_fasta(path)

@@ -23,6 +23,8 @@ import pytest
 
 from conftest import CHR2, REPO, shared_path
 
+VCF_HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+GOOD_RECORD = "chr2\t200001\t.\tG\tA\t.\t.\t."  # chr2:200,001-200,010 is GTCTTAATAT
 SEQUENCES = {"a": "ACGTACGTACGTAGCTAGCTAGCATCGATCGACTAGCTAGCATCGAC", "b": "ACGTAGCTAGCTAGCTAGCTAGCTGATCGATCGAAAAA"}
 
 
@@ -80,6 +82,12 @@ class Setup:
         bed = self.write(name, "".join(line + "\n" for line in lines) if not isinstance(lines[0], bytes)
                          else b"".join(line + b"\n" for line in lines))
         return ["embed", "--bed", bed, "--ref", self.ref, "--model", self.tiny, "-o", self.tmp / "out.h5"]
+
+    def variants(self, *records, header=VCF_HEADER):
+        """score-variants of a VCF holding `records` (text lines) against chr2, with a table."""
+        vcf = self.write("v.vcf", header + "".join(line + "\n" for line in records))
+        return ["score-variants", "--vcf", vcf, "--ref", self.ref, "--model", self.tiny, "-o", self.tmp / "s.h5",
+                "--tsv", self.tmp / "s.tsv"]
 
     def tables(self, train_rows, dev_rows=None, header="sequence,label"):
         seq = "ACGTAGCTAGCTAGGATCGATCGA"
@@ -350,6 +358,58 @@ def _(s):
         with h5py.File(s.tmp / name, "w") as f:
             f.attrs.update({"complete": True, "shard": shard, "kind": "embed", "window": window})
     return ["merge", s.tmp / "a.h5", s.tmp / "b.h5", "-o", s.tmp / "merged.h5"]
+
+
+# --- score-variants: VCF lines htslib cannot read, said in words; a resume with other options ---
+@case("vcf-record-with-five-columns", "v.vcf: line 4: 5 columns, a VCF record needs at least 8")
+def _(s):
+    return s.variants(GOOD_RECORD, "chr2\t200003\t.\tC\tT")
+
+
+@case("vcf-pos-not-a-number", "v.vcf: line 4: POS 'abc' is not a whole number")
+def _(s):
+    return s.variants(GOOD_RECORD, "chr2\tabc\t.\tC\tT\t.\t.\t.")
+
+
+@case("vcf-without-header", "v.vcf: not a VCF file: the header is missing (a VCF begins with the line "
+                            "##fileformat=VCFv4.2")
+def _(s):
+    return s.variants(GOOD_RECORD, header="")
+
+
+@case("vcf-without-chrom-line", "v.vcf: the VCF header has no #CHROM line")
+def _(s):
+    return s.variants(GOOD_RECORD, header="##fileformat=VCFv4.2\n")
+
+
+@case("resume-with-another-context", "s.partial.h5: cannot resume: --context was 300, this run has 200 (give the "
+                                     "same options")
+def _(s):
+    import h5py
+    from click.testing import CliRunner
+
+    from dnabert2.cli import cli
+
+    args = s.variants(GOOD_RECORD, "chr2\t200003\t.\tC\tT\t.\t.\t.", "chr2\t200005\t.\tT\tG\t.\t.\t.")
+    done = CliRunner().invoke(cli, [str(a) for a in args[:-2] + ["--context", 300, "-q"]])
+    assert done.exit_code == 0, done.output
+    partial = s.tmp / "s.partial.h5"
+    (s.tmp / "s.h5").rename(partial)  # as a run killed after its first row leaves it
+    with h5py.File(partial, "r+") as f:
+        f.attrs["complete"] = False
+        f["done"][1:] = False
+    return args + ["--resume", "--context", 200]
+
+
+# --- vocab: an option that would be ignored ---
+@case("vocab-kmer-with-size", "--size 64: applies to learning BPE, not to --kmer 6")
+def _(s):
+    return ["vocab", s.fasta(), "--kmer", 6, "--size", 64, "-o", s.tmp / "tok"]
+
+
+@case("vocab-kmer-stride-without-kmer", "--kmer-stride 3: applies only to a k-mer tokenizer; give --kmer K")
+def _(s):
+    return ["vocab", s.fasta(), "--kmer-stride", 3, "-o", s.tmp / "tok"]
 
 
 def snapshot(folder):

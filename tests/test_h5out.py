@@ -65,7 +65,7 @@ def test_resume_continues_after_last_done_row_and_drops_extra_tokens(tmp_path):
     w.close()
     with h5py.File(partial_path(out), "r") as f:
         assert f["tokens/vectors"].shape == (6, 3) and f["tokens/start"].shape == (6,)
-    with pytest.raises(InputError, match="cannot resume: it was made with window = 10, this run has 20"):
+    with pytest.raises(InputError, match="cannot resume: --window was 10, this run has 20 "):
         H5Writer.resume(out, dict(SETTINGS, window=20))
 
 

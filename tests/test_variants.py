@@ -484,8 +484,8 @@ def ten_thousand(elements):
 
 
 @pytest.mark.parametrize("case, message", [
-    ("not_vcf", "v.vcf: not a VCF or BCF file"),
-    ("broken_last", "v.vcf: line 10003: malformed record, cannot be read"),
+    ("not_vcf", "v.vcf: not a VCF file: the header is missing"),
+    ("broken_last", "v.vcf: line 10003: 3 columns, a VCF record needs at least 8"),
     ("bad_alt", "v.vcf: line 5: ALT allele 'AZ' holds 'Z', not DNA letters"),
     ("unsorted", "v.vcf: line 5: BCL11A:5 comes after BCL11A:12; --out-vcf writes a tabix-indexed VCF"),
     ("empty", "v.vcf: no variants in this file"),
@@ -541,26 +541,57 @@ def test_ten_thousand_variants_with_ref_mismatches_and_unknown_contigs_get_a_sta
     assert statuses[:3] == ["unknown_chrom", "unknown_chrom", "ref_mismatch"]
 
 
-def test_bcf_and_bgzipped_vcf_give_the_same_rows(tmp_path, elements, tiny_model_dir, run_cli):
+def test_bcf_bgzipped_and_plain_gzip_vcf_give_the_same_rows(tmp_path, elements, tiny_model_dir, run_cli):
+    """A VCF compressed with plain `gzip` (not bgzip: htslib cannot seek in it) is read as a stream: the same
+    rows, scores and annotated VCF as the bgzipped one."""
     import pysam
+
+    from dnabert2.regions.refindex import compression
 
     ref = write_fasta(tmp_path / "ref.fa", {"F9": elements["F9"]})
     header = HEADER.replace("#CHROM", f"##contig=<ID=F9,length={len(elements['F9'])}>\n#CHROM")
     plain = write_vcf(tmp_path / "v.vcf", variant_rows(elements, [("F9", 100, None, "A"), ("F9", 120, 2, "-")]),
                       header)
-    scores = []
-    for name, mode in (("v.vcf", None), ("v.vcf.gz", "wz"), ("v.bcf", "wb")):
+    (tmp_path / "g.vcf.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    assert compression(tmp_path / "g.vcf.gz") == "gzip"
+    files = {}
+    for name, mode in (("v.vcf", None), ("v.vcf.gz", "wz"), ("v.bcf", "wb"), ("g.vcf.gz", None)):
         path = tmp_path / name
         if mode:
             with pysam.VariantFile(str(plain)) as src, pysam.VariantFile(str(path), mode, header=src.header) as out:
                 for rec in src:
                     out.write(rec)
         result = run_cli("score-variants", "--vcf", path, "--ref", ref, "--model", tiny_model_dir, "-o",
-                         tmp_path / f"{name}.h5", "-q")
+                         tmp_path / f"{name}.h5", "--out-vcf", tmp_path / f"{name}.out.vcf.gz", "-q")
         assert result.exit_code == 0, result.output
-        scores.append(datasets(tmp_path / f"{name}.h5")["scores/llr"])
-    np.testing.assert_array_equal(scores[0], scores[1])
-    np.testing.assert_array_equal(scores[0], scores[2])
+        files[name] = datasets(tmp_path / f"{name}.h5")
+    for name in ("v.vcf.gz", "v.bcf", "g.vcf.gz"):
+        assert files[name].keys() == files["v.vcf"].keys()
+        for dataset in files[name]:
+            np.testing.assert_array_equal(files[name][dataset], files["v.vcf"][dataset], err_msg=dataset)
+    assert not np.isnan(files["g.vcf.gz"]["scores/llr"]).any()
+    with gzip.open(tmp_path / "g.vcf.gz.out.vcf.gz", "rt") as a, gzip.open(tmp_path / "v.vcf.gz.out.vcf.gz", "rt") as b:
+        assert a.read() == b.read()
+
+
+def test_tsv_dash_writes_the_table_on_standard_output(tmp_path, elements, tiny_model_dir, run_cli, monkeypatch):
+    """`--tsv -` as predict's: the table on stdout (to pipe it), the same as --tsv FILE; the summary on stderr."""
+    ref = write_fasta(tmp_path / "ref.fa", {"F9": elements["F9"]})
+    vcf = write_vcf(tmp_path / "v.vcf", variant_rows(elements, [("F9", 100, None, "A"), ("F9", 120, 2, "-")]))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    args = ["score-variants", "--vcf", vcf, "--ref", ref, "--model", tiny_model_dir]
+    piped = run_cli(*args, "--tsv", "-")
+    assert piped.exit_code == 0, piped.stderr
+    assert sorted(p.name for p in work.iterdir()) == ["v.scores.h5"]  # no file named -
+    assert "Scored 2 variants" in piped.stderr and "Scored" not in piped.stdout
+    assert "Wrote v.scores.h5 (named after the input; -o to choose); the table went to standard output" in \
+        piped.stderr
+    to_file = run_cli(*args, "-o", tmp_path / "s.h5", "--tsv", tmp_path / "s.tsv")
+    assert to_file.exit_code == 0, to_file.stderr
+    lines = (tmp_path / "s.tsv").read_text().splitlines()
+    assert piped.stdout.splitlines() == lines and len(lines) == 3 and lines[0].startswith("chrom\tpos\tid")
 
 
 @pytest.mark.parametrize("args, message", [

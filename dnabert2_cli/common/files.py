@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -87,6 +88,28 @@ def output_file(path, force=False):
     check_new_output(path, force, what="output file")
     with staged_file(path) as tmp:
         yield tmp
+
+
+@contextlib.contextmanager
+def text_output(path, force=False):
+    """An open text file to write a table into: standard output for "-" (a reader that stops early, like `head`,
+    is no error), else the new file `path` (see `output_file`), built under a temporary name and renamed when
+    complete."""
+    if str(path) == "-":
+        try:
+            yield sys.stdout
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _quiet_broken_pipe()
+        return
+    with output_file(path, force) as tmp, open(tmp, "w") as out:
+        yield out
+
+
+def _quiet_broken_pipe():
+    """The reader of the pipe is gone: point stdout at /dev/null so Python's final flush does not complain."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def write_text(path, text):

@@ -43,6 +43,65 @@ SETTINGS = ("kind", "model_weights_sha256", "tokenizer_sha256", "pooling", "laye
             "methods", "context", "window_step", "flank_tokens", "max_indel")  # the last five: score-variants
 
 
+# what sets each of SETTINGS where it is not the option of its name (`max_indel` is --max-indel)
+_SET_BY = {"kind": "the command", "model_weights_sha256": "--model", "tokenizer_sha256": "--model",
+           "label_names": "--model", "problem_type": "--model", "methods": "--method",
+           "input_fingerprint": "the input", "n_regions_total": "the input"}
+_MODEL_DETAIL = {"model_weights_sha256": "weights sha256", "tokenizer_sha256": "tokenizer sha256",
+                 "label_names": "labels", "problem_type": "problem type"}
+
+
+def set_by(key):
+    """The option that sets the setting `key` (`window_step` -> `--window-step`), or the command, or the input."""
+    return _SET_BY.get(key, "--" + key.replace("_", "-"))
+
+
+def resume_differences(stored, attrs):
+    """'--context was 200, this run has 100' for each option whose setting in the file's attributes `stored`
+    differs from this run's `attrs` ('' when none does). An option that differs is named rather than the input
+    fingerprint it also changes (a variant's status depends on --context); the input is named when no option
+    differs, the command when that differs."""
+    changed = {}
+    for key in (*SETTINGS, "shard"):
+        if key in attrs and not same_attr(stored.get(key), _attr(attrs[key])):
+            values = (key, plain_value(stored.get(key)), plain_value(_attr(attrs[key])))
+            if key == "n_regions_total":  # a count says more than a fingerprint
+                changed["the input"] = values
+            changed.setdefault(set_by(key), values)
+    if "the command" in changed:
+        _, old, new = changed["the command"]
+        return f"it was made by {old}, this run is {new}"
+    options = {name: values for name, values in changed.items() if name.startswith("--")}
+    if options:
+        return "; ".join(f"{name} was {_shown(key, old, stored)}, this run has {_shown(key, new, attrs)}"
+                         for name, (key, old, new) in options.items())
+    if "the input" in changed:
+        key, old, new = changed["the input"]
+        if key == "n_regions_total":
+            return f"the input differs: it was made from {_shown(key, old)} rows, this run has {_shown(key, new)}"
+        return f"the input differs from the one it was made from (fingerprint {_shown(key, old)}, this run's " \
+               f"{_shown(key, new)})"
+    return ""
+
+
+def _shown(key, value, attrs=None):
+    """A setting's value as the user gave it: on/off for a flag, a hash cut to 12 digits, the model folder (from
+    `attrs`) with what of it differs."""
+    if value in ("", None):
+        value = "none"
+    elif isinstance(value, bool):
+        value = "on" if value else "off"
+    elif isinstance(value, int):
+        value = f"{value:,}" if key == "n_regions_total" else str(value)
+    elif key == "methods":
+        value = ",".join(json.loads(value))
+    elif key.endswith("sha256") or key == "input_fingerprint":
+        value = value[:12]
+    if key in _MODEL_DETAIL:
+        return f"{plain_value(attrs.get('model', ''))} ({_MODEL_DETAIL[key]} {value})"
+    return str(value)
+
+
 def _attr(value):
     if value is None:
         return ""
@@ -168,12 +227,11 @@ class H5Writer:
         except OSError as e:
             raise InputError(f"{partial}: cannot resume from this partial file, it is damaged ({e}); "
                              f"start over with --force") from None
-        for key in (*SETTINGS, "shard"):
-            if key in attrs and not same_attr(f.attrs.get(key), _attr(attrs[key])):
-                stored = plain_value(f.attrs.get(key))
-                f.close()
-                raise InputError(f"{partial}: cannot resume: it was made with {key} = {stored!r}, this run has "
-                                 f"{_attr(attrs[key])!r} (give the same options and input, or start over with --force)")
+        differences = resume_differences(f.attrs, attrs)
+        if differences:
+            f.close()
+            raise InputError(f"{partial}: cannot resume: {differences} (give the same options and input, or start "
+                             f"over with --force)")
         done = f["done"][:]
         pending = np.flatnonzero(~done)
         first = int(pending[0]) if pending.size else len(done)

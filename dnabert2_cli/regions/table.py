@@ -1,7 +1,6 @@
 """The table of a finished predict file (`predict --tsv`): a TSV, or a BED6+ file when the name ends in .bed, or
 the TSV on standard output for "-" (so that it can be piped)."""
-import contextlib
-import sys
+from dnabert2.common.files import text_output
 
 
 def write_table(h5_path, path, force=False, chunk=65536):
@@ -9,7 +8,7 @@ def write_table(h5_path, path, force=False, chunk=65536):
     import h5py
 
     bed = str(path).lower().endswith(".bed")
-    with h5py.File(h5_path, "r") as f, _destination(path, force) as out:
+    with h5py.File(h5_path, "r") as f, text_output(path, force) as out:
         names = [str(x) for x in _json_list(f.attrs.get("label_names", ""))]
         regression = "values" in f
         key = "values" if regression else "probabilities"
@@ -31,31 +30,6 @@ def write_table(h5_path, path, force=False, chunk=65536):
                     row.append(names[labels[i]])
                 row.extend(f"{v:.6g}" for v in values[i])
                 out.write("\t".join(row) + "\n")
-
-
-@contextlib.contextmanager
-def _destination(path, force):
-    """An open text file: standard output for "-" (a reader that stops early, like `head`, is no error), else
-    `path` built under a temporary name and renamed when complete."""
-    if str(path) == "-":
-        try:
-            yield sys.stdout
-            sys.stdout.flush()
-        except BrokenPipeError:
-            _quiet_broken_pipe()
-        return
-    from dnabert2.common.files import output_file
-
-    with output_file(path, force) as tmp, open(tmp, "w") as out:
-        yield out
-
-
-def _quiet_broken_pipe():
-    """The reader of the pipe is gone: point stdout at /dev/null so Python's final flush does not complain."""
-    import os
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _text(value):

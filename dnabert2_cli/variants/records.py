@@ -1,17 +1,23 @@
 """The variants of a VCF or BCF file (read with pysam), one row per ALT allele, in input order, each with its status.
 
-`VcfSource.scan()` reads the whole file once before any output exists: a file that is not VCF/BCF, or a record
-htslib cannot parse, is an InputError naming the file and the line (the record number for BCF), so nothing is
-left behind. Every row gets a status (`settings.STATUSES`); only `ok` and `near_end` rows are scored.
+`VcfSource.scan()` reads the whole file once before any output exists: a file that is not VCF/BCF (its header
+missing), or a record htslib cannot parse, is an InputError naming the file and the line (the record number for
+BCF) and what is wrong (too few columns, a POS that is not a number), so nothing is left behind. Plain text, bgzip
+and plain gzip are read alike (a plain-gzip file as a stream: it is only ever read from start to end). Every row
+gets a status (`settings.STATUSES`); only `ok` and `near_end` rows are scored.
 """
 import hashlib
+import itertools
 import logging
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from dnabert2.common.files import open_text
+from dnabert2.common.text import is_int
 from dnabert2.errors import InputError, located
+from dnabert2.regions.refindex import compression
 from dnabert2.tokenizer.dna import IUPAC_DNA
 from dnabert2.variants.windows import place
 
@@ -62,9 +68,16 @@ class VcfSource:
 
         pysam.set_verbosity(0)  # htslib's own warnings would bypass the one-line errors
         try:
-            return pysam.VariantFile(str(self.path))
+            if compression(self.path) != "gzip":
+                return pysam.VariantFile(str(self.path))
+            # plain gzip (not bgzip) cannot be read at random, and pysam asks where it is after the header, which
+            # htslib answers only for bgzip; opened from a file handle the file is a stream, read from start to
+            # end, which is all this reader does (pysam keeps a copy of the handle)
+            with open(self.path, "rb") as fh:
+                return pysam.VariantFile(fh)
         except (OSError, ValueError) as e:
-            raise InputError(located(self.path, f"not a VCF or BCF file ({e})")) from None
+            reason = f"cannot read it ({e.strerror})" if getattr(e, "strerror", None) else _header_problem(self.path)
+            raise InputError(located(self.path, reason)) from None
 
     def _read_header(self):
         vf = self._open()
@@ -91,11 +104,23 @@ class VcfSource:
                 except StopIteration:
                     return
                 except (OSError, ValueError) as e:
-                    raise InputError(self.where(number + 1, f"malformed record, cannot be read ({e})")) from None
+                    raise InputError(self.where(number + 1, self._record_problem(number + 1, e))) from None
                 number += 1
                 yield number, rec
         finally:
             vf.close()
+
+    def _record_problem(self, number, error):
+        """What is wrong with the text of record `number` that htslib rejected (its own words when we see nothing)."""
+        fallback = f"malformed record, cannot be read ({error})"
+        if self._header_lines is None:
+            return fallback
+        try:
+            with open_text(self.path, errors="replace") as fh:
+                line = next(itertools.islice(fh, self._header_lines + number - 1, None), None)
+        except (OSError, EOFError, zlib.error):
+            return fallback
+        return fallback if line is None else _line_problem(line) or fallback
 
     def _variants(self, with_windows):
         index = 0
@@ -187,6 +212,53 @@ def _count_header_lines(path):
     except (OSError, EOFError) as e:
         raise InputError(located(path, f"cannot read it ({e})")) from None
     return count
+
+
+def _line_problem(line):
+    """What makes a VCF record line unreadable, in words (None when its columns and POS look right)."""
+    text = line.rstrip("\r\n")
+    if not text.strip():
+        return "an empty line; a VCF has no empty lines (remove it)"
+    fields = text.split("\t")
+    if len(fields) < 8:
+        spaces = "; this line has spaces between them" if " " in text.strip() else ""
+        return (f"{len(fields)} column{'s' if len(fields) > 1 else ''}, a VCF record needs at least 8 (CHROM POS ID "
+                f"REF ALT QUAL FILTER INFO, separated by tabs{spaces})")
+    pos = fields[1]
+    if not is_int(pos):
+        return f"POS {pos!r} is not a whole number"
+    if int(pos) < 0:
+        return f"POS {pos!r} is negative"
+    return None
+
+
+_NO_CHROM_LINE = ("the VCF header has no #CHROM line: the line of column names (#CHROM POS ID REF ALT QUAL FILTER "
+                 "INFO) must end the header, before the first record")
+
+
+def _header_problem(path):
+    """Why htslib cannot read the header of `path`, in words (the ##fileformat or #CHROM line missing)."""
+    try:
+        with open_text(path, errors="replace") as fh:
+            first = fh.readline(4096)
+            if first.startswith("BCF"):
+                return "not a readable BCF file (htslib cannot read its header)"
+            if not first.startswith("##fileformat="):
+                if first.startswith("#"):
+                    return "the VCF header has no ##fileformat line: a VCF begins with ##fileformat=VCFv4.2 (or " \
+                           "the version it follows)"
+                return "not a VCF file: the header is missing (a VCF begins with the line ##fileformat=VCFv4.2, " \
+                       "and its header ends with the #CHROM line of column names)"
+            for line in fh:
+                if line.startswith("#CHROM"):
+                    break
+                if not line.startswith("#"):
+                    return _NO_CHROM_LINE
+            else:
+                return _NO_CHROM_LINE
+    except (OSError, EOFError, zlib.error):
+        pass
+    return "not a VCF or BCF file (htslib cannot read its header)"
 
 
 def _symbolic(alt):

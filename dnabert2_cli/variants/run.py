@@ -104,7 +104,8 @@ def _check_side_outputs(settings, job):
             continue
         if job.output is None:
             raise InputError(f"{name} needs an HDF5 output (-o) to be written from")
-        check_new_output(path, job.force, what=what)
+        if str(path) != "-":  # --tsv -: standard output
+            check_new_output(path, job.force, what=what)
     if settings.out_vcf is not None:
         if not str(settings.out_vcf).endswith((".vcf.gz", ".vcf.bgz")):
             raise InputError(f"--out-vcf {settings.out_vcf}: the annotated VCF is bgzipped and tabix-indexed; give a "

@@ -24,6 +24,10 @@ def format_summary(summary, named=False):
     else:
         what = f"Scored {summary['rows_done']:,} variants ({statuses}) {took}: {summary['rows_per_s']:,.1f} variants/s"
     what += f", {summary['model_rows']:,} model rows, model {100 * share:.0f}% of the time"
-    files = [summary["output"], *(summary[k] for k in ("table", "vcf", "plots") if summary.get(k))]
+    written = (summary.get(k) for k in ("table", "vcf", "plots"))
+    files = [summary["output"], *(path for path in written if path and path != "-")]
     wrote = ", ".join(files[:-1]) + " and " + files[-1] if len(files) > 1 else files[0]
-    return f"{what}\nWrote {wrote}" + (" (named after the input; -o to choose)" if named else "")
+    wrote += " (named after the input; -o to choose)" if named else ""
+    if summary.get("table") == "-":
+        wrote += "; the table went to standard output"
+    return f"{what}\nWrote {wrote}"

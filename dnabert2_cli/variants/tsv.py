@@ -3,6 +3,7 @@
 Columns: chrom, pos (1-based), id, ref, alt, status, then one per score: `llr`, `emb_cos`, `emb_l2`, and
 `delta_prob_LABEL` / `delta_logit_LABEL` / `delta_value_LABEL` per class. With --saturate, id is the region's name
 and two columns follow status: region (its input index) and offset (0-based, on its strand). Empty: not scored.
+`--tsv -` writes the table on standard output (the summary stays on standard error).
 """
 import json
 
@@ -30,12 +31,12 @@ def score_names(f):
 
 
 def write_tsv(h5_path, path, force=False, chunk=65536):
-    """Write the table of a finished file, atomically."""
+    """Write the table of a finished file, atomically; "-": to standard output."""
     import h5py
 
-    from dnabert2.common.files import output_file
+    from dnabert2.common.files import text_output
 
-    with h5py.File(h5_path, "r") as f, output_file(path, force) as tmp, open(tmp, "w") as out:
+    with h5py.File(h5_path, "r") as f, text_output(path, force) as out:
         scores = score_names(f)
         saturate = "sites" in f
         fields = (*VARIANT_FIELDS, "region", "offset") if saturate else VARIANT_FIELDS
