@@ -10,9 +10,12 @@ import json
 import logging
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from dnabert2.common.fields import INPUTS, MODEL, OUTPUTS, RUN, internal, option, settings_of
 from dnabert2.common.files import check_new_output, output_dir
+from dnabert2.common.runtime import ThreadSettings
 from dnabert2.errors import InputError, located
 
 log = logging.getLogger(__name__)
@@ -23,6 +26,33 @@ DEFAULT_FRAGMENT_LENGTH = 1000
 DEFAULT_MIN_RUN_LENGTH = 20
 DEFAULT_HELDOUT_FRACTION = 0.02
 HELDOUT_MAX_BASES = 1_000_000  # the held-out sample never holds more than this
+
+
+@dataclass
+class VocabSettings(ThreadSettings):
+    """The options of `dnabert2 vocab` / `dnabert2.train_vocab`, each default and help written once."""
+    output: str = option(None, "Tokenizer folder to write (must not exist unless --force)", group=OUTPUTS,
+                         short="-o", path="dir",
+                         default_text="bpe_SIZE (kmer_K with --kmer) in the current folder")
+    size: int = option(DEFAULT_SIZE, "Vocabulary size, counting the 5 special tokens and A, C, G, T (at least 9).",
+                       group=MODEL)
+    min_frequency: int = option(2, "Make a merge only when its pair is seen at least this often.", group=MODEL)
+    max_token_length: int = option(None, "Longest token in nt (default: no limit).", group=MODEL)
+    kmer: int = option(None, "Write a K-mer tokenizer (all 4^K k-mers) instead of learning BPE; --size is unused.",
+                       group=MODEL)
+    kmer_stride: int = option(1, "With --kmer: 1 overlapping (DNABERT), K non-overlapping (Nucleotide "
+                                 "Transformer).", group=MODEL)
+    max_bases: int = option(DEFAULT_MAX_BASES, "Train on a random sample of at most this many bases (memory stays "
+                                               "bounded).", group=INPUTS)
+    seed: int = option(0, "Seed of the sampling.", group=INPUTS)
+    fragment_length: int = option(DEFAULT_FRAGMENT_LENGTH, "Cut A/C/G/T runs into fragments of at most this many bp "
+                                                           "before training.", group=INPUTS)
+    min_run_length: int = option(DEFAULT_MIN_RUN_LENGTH, "Drop A/C/G/T runs (between N and other codes) shorter "
+                                                         "than this.", group=INPUTS)
+    heldout_fraction: float = option(DEFAULT_HELDOUT_FRACTION, "Fraction of fragments (at most 1 Mbp) held out to "
+                                                               "measure nt per token.", group=INPUTS)
+    force: bool = option(False, "Replace the output folder if it exists.", group=RUN)
+    progress: bool = internal(False)  # draw progress bars
 
 
 def _check_options(genomes, size, max_bases, min_frequency, max_token_length, fragment_length, min_run_length,
@@ -114,10 +144,10 @@ def _check_kmer(kmer, stride, size, max_token_length):
         check_kmer(kmer, stride)
     except ValueError as e:
         raise InputError(f"--kmer {kmer} --kmer-stride {stride}: {e}") from None
-    for option, value, default in (("--size", size, DEFAULT_SIZE), ("--max-token-length", max_token_length, None)):
+    for name, value, default in (("--size", size, DEFAULT_SIZE), ("--max-token-length", max_token_length, None)):
         if value != default:
-            raise InputError(f"{option} {value}: applies to learning BPE, not to --kmer {kmer} (nothing is learnt: "
-                             f"the vocabulary is every {kmer}-mer); leave {option} out")
+            raise InputError(f"{name} {value}: applies to learning BPE, not to --kmer {kmer} (nothing is learnt: "
+                             f"the vocabulary is every {kmer}-mer); leave {name} out")
 
 
 def _kmer_tokenizer(kmer, stride):
@@ -143,12 +173,11 @@ def _token_stats(tok):
     }
 
 
-def train_vocab(genomes, output, size=DEFAULT_SIZE, *, max_bases=DEFAULT_MAX_BASES, seed=0, min_frequency=2,
-                max_token_length=None, fragment_length=DEFAULT_FRAGMENT_LENGTH,
-                min_run_length=DEFAULT_MIN_RUN_LENGTH, heldout_fraction=DEFAULT_HELDOUT_FRACTION, threads=None,
-                kmer=None, kmer_stride=1, force=False, progress=False):
+def train_vocab(genomes, output=None, size=None, *, settings=None, **options):
     """Learn a BPE vocabulary of exactly `size` tokens from FASTA files and write a tokenizer folder to `output`.
 
+    options are the fields of `VocabSettings`, the options of `dnabert2 vocab` (max_bases, seed, min_frequency,
+    ..., kmer, threads, force, progress); or pass `settings`, a `VocabSettings`. `output` is required.
     `genomes`: one path or a list (plain, gzip or bgzip FASTA). Sequence is upper-cased and split at everything
     that is not A/C/G/T; runs shorter than `min_run_length` are dropped, the rest cut into fragments of at most
     `fragment_length`. A random `heldout_fraction` of the fragments (at most 1 Mbp) is held out to measure nt per
@@ -162,6 +191,14 @@ def train_vocab(genomes, output, size=DEFAULT_SIZE, *, max_bases=DEFAULT_MAX_BAS
     """
     from dnabert2.tokenizer.bpe import MergesRanOut, encoded_length, save_tokenizer_folder, train_bpe
     from dnabert2.tokenizer.fasta import check_fasta
+
+    s = settings_of(VocabSettings, settings, options, "train_vocab", output=output, size=size)
+    if s.output is None:
+        raise InputError("-o/--output: give the tokenizer folder to write")
+    output, size, max_bases, seed, min_frequency = s.output, s.size, s.max_bases, s.seed, s.min_frequency
+    max_token_length, fragment_length, min_run_length = s.max_token_length, s.fragment_length, s.min_run_length
+    heldout_fraction, threads, kmer, kmer_stride = s.heldout_fraction, s.threads, s.kmer, s.kmer_stride
+    force, progress = s.force, s.progress
 
     start = time.perf_counter()
     _check_kmer(kmer, kmer_stride, size, max_token_length)

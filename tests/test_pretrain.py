@@ -79,7 +79,7 @@ def _weights(folder):
 
 def test_windows_come_from_training_pieces_on_both_strands(gapped_genome, tok):
     path, seq = gapped_genome
-    genome = read_genome(path, eval_fraction=0.1)
+    genome = read_genome(path, heldout_fraction=0.1)
     upper = seq.upper()
     usable = sum(len(r) for r in __import__("re").findall("[ACGT]{50,}", upper))
     assert genome.train_bases + sum(len(p) for p in genome.heldout) == usable
@@ -101,7 +101,7 @@ def test_windows_come_from_training_pieces_on_both_strands(gapped_genome, tok):
 
 def test_genome_weights_pick_files(gapped_genome, shared):
     path, _ = gapped_genome
-    genomes = read_genomes([path, shared(*CHRM)], eval_fraction=0.0)
+    genomes = read_genomes([path, shared(*CHRM)], heldout_fraction=0.0)
     texts = ["".join(p.tobytes().decode() for p in g.train) for g in genomes]
     sampler = WindowSampler(genomes, 200, weights=[1, 3])
     picked = [0, 0]
@@ -115,7 +115,7 @@ def test_genome_weights_pick_files(gapped_genome, shared):
 
 def test_micro_batches_do_not_depend_on_ranks_or_workers(gapped_genome, tok):
     path, _ = gapped_genome
-    genomes = read_genomes([path], eval_fraction=0.05)
+    genomes = read_genomes([path], heldout_fraction=0.05)
     source = FastaSource(WindowSampler(genomes, 300), tok, 64, seed=5)
     masking = MaskingConfig.from_tokenizer(tok)
     one = MicroBatches(source, masking, 64, tok.pad_token_id, batch_size=6, seed=5)
@@ -310,7 +310,7 @@ def test_prepared_corpus_holds_the_same_windows_and_trains(tmp_path, gapped_geno
     rows = np.load(corpus / meta["shards"][0]["file"])
     assert rows.shape == (40, 64) and rows.dtype == np.uint16
     # row i is sample i of the on-the-fly stream with the same seed
-    genomes = read_genomes([path], eval_fraction=0.01)
+    genomes = read_genomes([path], heldout_fraction=0.01)
     from dnabert2.pretraining.genomes import measure_window_bp
 
     source = FastaSource(WindowSampler(genomes, measure_window_bp(tok, genomes, 64)), tok, 64, seed=7)
@@ -330,6 +330,13 @@ def test_prepared_corpus_holds_the_same_windows_and_trains(tmp_path, gapped_geno
     assert np.array_equal(got, rows[passes[1][5]][rows[passes[1][5]] != tok.pad_token_id])
 
     import dnabert2
+
+    # the Python API prepares the same corpus (prepare=True returns its description)
+    again = dnabert2.pretrain([path], tmp_path / "again", prepare=True, tokenizer=reference_tokenizer_dir,
+                              windows=40, max_tokens=64, seed=7, num_workers=0)
+    assert again == meta
+    for name in ("corpus.json", meta["shards"][0]["file"], "eval.npy"):
+        assert (tmp_path / "again" / name).read_bytes() == (corpus / name).read_bytes()
 
     out = tmp_path / "model"
     summary = dnabert2.pretrain(corpus=corpus, output=out, model_config="tiny", max_tokens=64, batch_size=4,
@@ -439,6 +446,17 @@ def test_output_folder_holding_another_run(tmp_path, run_cli, shared, reference_
     # --resume on a folder that does not exist yet starts the run (job scripts can always pass it)
     fresh = run_cli(*_cli_args(genome, reference_tokenizer_dir, tmp_path / "new", "--resume"))
     assert fresh.exit_code == 0 and (tmp_path / "new" / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("extra, text", [
+    (["--prepare", "--table", "t.csv"], "Error: --prepare reads --genome files; --table trains on the tables directly"),
+    (["--prepare", "--corpus", "c"], "Error: --prepare reads --genome files; --corpus is prepared already"),
+    (["x.fa", "--genome-weights", "1,x"], "Error: --genome-weights '1,x': expected comma-separated numbers"),
+])
+def test_prepare_needs_genomes_and_weights_are_numbers(tmp_path, run_cli, extra, text):
+    result = run_cli("pretrain", *extra, "-o", tmp_path / "out")
+    assert result.exit_code == 2 and text in result.output, result.output
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("extra, text", [

@@ -29,7 +29,7 @@ def test_further_pretraining_on_a_table_lowers_its_heldout_loss(tmp_path, run_cl
     out = tmp_path / "further"
     result = run_cli("pretrain", "--init", model_path("pretrained"), "--table", table, "--max-steps", "20",
                      "--batch-size", "8", "--lr", "2e-3", "--warmup-steps", "2", "--eval-every", "10",
-                     "--eval-fraction", "0.1", "--workers", "0", "--threads", "1", "-o", out, "-q")
+                     "--heldout-fraction", "0.1", "--workers", "0", "--threads", "1", "-o", out, "-q")
     assert result.exit_code == 0, result.output
     losses = [r["eval_loss"] for r in evals(out)]
     assert [r["step"] for r in evals(out)] == [0, 10, 20]
@@ -37,6 +37,8 @@ def test_further_pretraining_on_a_table_lowers_its_heldout_loss(tmp_path, run_cl
     assert losses[0] > losses[1] > losses[2] and losses[2] < losses[0] - 2.0, losses
     run = json.loads((out / "run.json").read_text())
     assert run["data"] == {"tables": [str(table.resolve())]}
+    # run.json keeps the key of the option's old name (--eval-fraction), so that runs made before still resume
+    assert run["eval_fraction"] == 0.1 and "heldout_fraction" not in run
 
 
 def test_table_pretraining_resumes_and_the_model_finetunes(tmp_path, run_cli):

@@ -2,7 +2,7 @@
 import click
 
 from dnabert2.commands import options
-from dnabert2.studies.tokenizer_study import DEFAULT_TOKENIZERS, StudySettings
+from dnabert2.studies.tokenizer_study import StudySettings
 
 
 @click.group("benchmark")
@@ -61,52 +61,11 @@ def gue(data, model, output, tasks, max_steps, keep_models, lora, lora_targets, 
         click.echo(f"Wrote {output}/ (results.tsv, results.json, runs/)", err=True)
 
 
-_INT, _POSITIVE = click.IntRange(min=1), click.FloatRange(min=0, min_open=True)
-# the study's budget: (option, StudySettings field, type, help); defaults are the fields' defaults
-_BUDGET = [
-    ("--vocab-max-bases", "vocab_max_bases", _INT, "Bases sampled from the genomes to learn each BPE vocabulary."),
-    ("--model-config", "model_config", str,
-     "Model of every pretraining run: a preset (dnabert2-117m, small, tiny) or a config JSON."),
-    ("--pretrain-steps", "pretrain_steps", _INT, "Pretraining steps per tokenizer (the same budget for each)."),
-    ("--pretrain-batch", "pretrain_batch", _INT, "Windows per pretraining step."),
-    ("--max-tokens", "max_tokens", click.IntRange(min=3), "Tokens per pretraining window, [CLS] and [SEP] included."),
-    ("--pretrain-lr", "pretrain_lr", _POSITIVE, "Peak pretraining learning rate."),
-    ("--finetune-max-steps", "finetune_max_steps", _INT,
-     "Cap on fine-tuning steps per task and seed (the paper's epochs otherwise)."),
-    ("--finetune-batch", "finetune_batch", _INT, "Fine-tuning batch size."),
-    ("--finetune-lr", "finetune_lr", _POSITIVE,
-     "Fine-tuning learning rate (the paper's 3e-5 suits the 117M model, not a tiny one)."),
-    ("--finetune-eval-every", "finetune_eval_every", _INT, "Dev evaluation interval (best checkpoint by dev loss)."),
-    ("--max-train-rows", "max_train_rows", click.IntRange(min=2), "Random training rows per task."),
-    ("--max-eval-rows", "max_eval_rows", _INT, "Random dev and test rows per task."),
-    ("--seeds", "seeds", _INT, "Fine-tuning seeds per task (mean and std reported)."),
-    ("--seed", "seed", int, "Seed of sampling, pretraining and the first fine-tuning run."),
-    ("--baseline", "baseline", str, "Tokenizer of the untrained (random-weights) baseline model: default "
-     "bpe:4096 when listed, else the first; 'none': no baseline."),
-]
-
-
-def _budget_options(f):
-    for flag, name, kind, text in reversed(_BUDGET):
-        f = click.option(flag, name, type=kind, default=getattr(StudySettings, name), show_default=True,
-                         help=text)(f)
-    return f
-
-
-@command.command("tokenizers")
+@command.command("tokenizers", cls=options.GroupedCommand)
 @click.argument("genomes", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
-@click.option("--tasks", "tasks", multiple=True, required=True, type=click.Path(file_okay=False, path_type=str),
-              help="Task folder with train/dev/test tables (e.g. GUE/tf/0); repeat for more tasks.")
-@click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=str),
-              help="Study folder (tokenizers/, models/, finetune/, vocab.tsv, results.tsv, results.json).")
-@click.option("--tokenizers", "tokenizer_list", default=",".join(DEFAULT_TOKENIZERS), show_default=True,
-              help="Comma-separated: bpe:SIZE, kmer:K (overlapping), kmer:K:K (non-overlapping).")
-@_budget_options
-@click.option("--resume", is_flag=True, help="Continue a study in --output, reusing every finished piece.")
-@options.force_option()
-@options.model_run_options
-def tokenizers(genomes, tasks, output, tokenizer_list, resume, force, device, precision, threads, verbose, quiet,
-               **budget):
+@options.settings_options(StudySettings)
+@options.common_options
+def tokenizers(genomes, verbose, quiet, **given):
     """Compare tokenizers (BPE sizes, k-mers) as the paper's Figure 3 and Table 3/10 do, on your genomes.
 
     For each tokenizer: its vocabulary statistics (mean token length, held-out nt per token), a model pretrained
@@ -124,10 +83,10 @@ def tokenizers(genomes, tasks, output, tokenizer_list, resume, force, device, pr
     from dnabert2.studies.tokenizer_report import format_tables
     from dnabert2.studies.tokenizer_study import tokenizer_study
 
-    settings = StudySettings(tokenizers=tuple(t for t in tokenizer_list.split(",") if t.strip()), **budget)
     say = None if quiet else (lambda message: click.echo(message, err=True))
-    result = tokenizer_study(genomes, tasks, output, settings, device=device, precision=precision, threads=threads,
-                             resume=resume, force=force, progress=say)
+    settings = options.settings_from(StudySettings, given, progress=say)
+    result = tokenizer_study(genomes, settings=settings)
     click.echo(format_tables(result["vocab"], result["tasks"], result["names"]))
     if not quiet:
-        click.echo(f"Wrote {output}/ (vocab.tsv, results.tsv, results.json); {result['seconds']:.0f} s", err=True)
+        click.echo(f"Wrote {settings.output}/ (vocab.tsv, results.tsv, results.json); {result['seconds']:.0f} s",
+                   err=True)

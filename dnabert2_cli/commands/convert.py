@@ -2,21 +2,14 @@
 import click
 
 from dnabert2.commands import options
+from dnabert2.common.models import ConvertSettings
 
 
-@click.command("convert")
+@click.command("convert", cls=options.GroupedCommand)
 @click.argument("source", type=str)
-@click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=str),
-              help="Model folder to write (must not exist unless --force).")
-@click.option("--task", type=click.Choice(["auto", "base", "masked-lm", "classification"]), default="auto",
-              show_default=True,
-              help="Model head to keep (auto: a classifier if the config names one, else masked-LM if its "
-                   "weights are there, else the bare encoder).")
-@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
-              help="Precision of the written weights.")
-@options.force_option()
+@options.settings_options(ConvertSettings)
 @options.common_options
-def command(source, output, task, precision, force, verbose, quiet):
+def command(source, verbose, quiet, **given):
     """Convert a DNABERT-2 checkpoint into a clean model folder.
 
     SOURCE is the DNABERT-2-117M release folder as downloaded (pytorch_model.bin and a config.json that points
@@ -32,8 +25,8 @@ def command(source, output, task, precision, force, verbose, quiet):
     """
     from dnabert2.common.models import convert_model
 
-    summary = convert_model(source, output, task=task, precision=precision, force=force)
+    summary = convert_model(source, settings=options.settings_from(ConvertSettings, given))
     if not quiet:
         click.echo(f"{summary['class']} ({summary['parameters']:,} parameters, {summary['dtype']}) from {source}",
                    err=True)
-        click.echo(f"Wrote {output}/ ({', '.join(summary['files'])})", err=True)
+        click.echo(f"Wrote {summary['output']}/ ({', '.join(summary['files'])})", err=True)

@@ -2,15 +2,14 @@
 import click
 
 from dnabert2.commands import options
+from dnabert2.regions.settings import MergeSettings
 
 
-@click.command("merge")
+@click.command("merge", cls=options.GroupedCommand)
 @click.argument("shards", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=str),
-              help="HDF5 file to write (must not exist unless --force).")
-@options.force_option("Overwrite the output if it exists.")
+@options.settings_options(MergeSettings)
 @options.common_options
-def command(shards, output, force, verbose, quiet):
+def command(shards, verbose, quiet, **given):
     """Join the HDF5 files of `embed`/`predict --shard K/N` runs into one file, rows in input order.
 
     Every shard 0..N-1 must be given once, complete, and made with the same model, options and input; the
@@ -22,7 +21,7 @@ def command(shards, output, force, verbose, quiet):
     """
     from dnabert2.regions.merging import merge
 
-    summary = merge(shards, output, force=force)
+    summary = merge(shards, settings=options.settings_from(MergeSettings, given))
     if not quiet:
         click.echo(f"Merged {summary['shards']} shards ({summary['regions']:,} regions) into {summary['output']}",
                    err=True)

@@ -26,11 +26,13 @@ def _setup_logging(ctx, param, value):
 
 
 class GroupedOption(click.Option):
-    """A click option that knows the `--help` group it is listed under."""
+    """A click option that knows the `--help` group it is listed under and the settings dataclass it was made
+    from (`settings`, None for a hand-written option; tests/test_options.py reads it)."""
 
-    def __init__(self, *args, group=None, **kwargs):
+    def __init__(self, *args, group=None, settings=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.group = group or RUN
+        self.settings = settings
 
 
 class GroupedCommand(click.Command):
@@ -58,7 +60,7 @@ def settings_options(cls, skip=()):
         for field, how, kind in option_fields(cls):
             if field.name in skip:
                 continue
-            params.append(_click_option(field, how, kind))
+            params.append(_click_option(cls, field, how, kind))
             params += [_alias_option(field, how, kind, alias) for alias in how.aliases]
         return _stack(f, params)
     return decorate
@@ -87,17 +89,20 @@ def settings_from(cls, given, **internal):
     return cls(**values, **internal)
 
 
-def _click_option(field, how, kind):
+def _click_option(cls, field, how, kind):
     name = option_name(field, how)
     decls = [name, *([how.short] if how.short else []), field.name]
     help_text = how.help + (f"  [default: {how.default_text}]" if how.default_text else "")
-    extra = dict(cls=GroupedOption, group=how.group, help=help_text, metavar=how.metavar)
+    extra = dict(cls=GroupedOption, group=how.group, settings=cls, help=help_text, metavar=how.metavar,
+                 required=how.required)
     if kind is bool and how.flag == "negatable":
         decls[0] = f"{name}/--no-{name[2:]}"
         return click.option(*decls, default=field.default, show_default=how.default_text is None, **extra)
     if kind is bool:
         return click.option(*decls, is_flag=True, default=bool(field.default), **extra)
-    return click.option(*decls, type=_click_type(how, kind), default=field.default, multiple=how.multiple,
+    if not how.required:  # (a default, even None, would count as given: click asks for a required option unset)
+        extra["default"] = field.default
+    return click.option(*decls, type=_click_type(how, kind), multiple=how.multiple,
                         show_default=how.default_text is None and field.default not in (None, ()), **extra)
 
 
@@ -118,6 +123,8 @@ def _click_type(how, kind):
                           path_type=str)
     if how.minimum is not None:
         return (click.IntRange if kind is int else click.FloatRange)(min=how.minimum)
+    if how.above is not None:
+        return click.FloatRange(min=how.above, min_open=True)
     return kind if kind in (int, float, str) else str
 
 

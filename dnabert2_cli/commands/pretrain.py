@@ -2,69 +2,14 @@
 import click
 
 from dnabert2.commands import options
-
-DEFAULT_OUTPUT = "dnabert2_pretrained"  # the output folder when -o is not given
-DEFAULT_CORPUS = "dnabert2_corpus"  # the same with --prepare
+from dnabert2.pretraining.settings import DEFAULT_CORPUS, DEFAULT_OUTPUT, PretrainSettings
 
 
-def _weights(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        return [float(w) for w in value.split(",")]
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: expected comma-separated numbers, one per --genome file") from None
-
-
-@click.command(context_settings={"max_content_width": 110})
+@click.command(cls=options.GroupedCommand, context_settings={"max_content_width": 110})
 @click.argument("extra_genomes", nargs=-1, metavar="[GENOME]...")
-@click.option("--genome", "genomes", multiple=True, metavar="FASTA",
-              help="Genome FASTA (plain, gzip or bgzip); repeat, or list several after it.")
-@click.option("--genome-weights", callback=_weights, metavar="W1,W2,...",
-              help="Sampling weight per --genome file, in order (default: by usable length).")
-@click.option("--corpus", type=click.Path(file_okay=False), help="Train on a corpus made with --prepare instead.")
-@click.option("--table", "tables", multiple=True, metavar="TABLE",
-              help="Further pretraining: train on the sequences of this labelled table (any finetune layout); repeat.")
-@click.option("--prepare", is_flag=True, help="Only tokenise --windows genome windows into a corpus folder (-o).")
-@click.option("--windows", type=click.IntRange(min=1), default=100_000, show_default=True,
-              help="With --prepare: training windows to write.")
-@click.option("--tokenizer", type=click.Path(),
-              help="Tokenizer folder  [default: that of --init or --corpus, else the released DNABERT-2 tokenizer]")
-@click.option("-o", "--output", type=click.Path(), default=None,
-              help=f"Output folder (model, log, checkpoints)  [default: {DEFAULT_OUTPUT} ({DEFAULT_CORPUS} with "
-                   "--prepare) in the current folder]")
-@click.option("--model-config", metavar="dnabert2-117m|small|tiny|FILE.json",
-              help="Architecture of a new model: a preset or a config JSON  [default: dnabert2-117m]")
-@click.option("--init", type=click.Path(), help="Start from this model folder instead of random weights.")
-@click.option("--max-tokens", type=int, default=128, show_default=True, help="Tokens per window, [CLS] and [SEP] included.")
-@click.option("--mlm-probability", type=float, default=0.15, show_default=True, help="Share of tokens chosen to predict.")
-@click.option("--mask-fraction", type=float, default=0.8, show_default=True, help="Of those: replaced by [MASK].")
-@click.option("--random-fraction", type=float, default=0.1, show_default=True, help="Of those: replaced by a random token.")
-@click.option("--batch-size", type=int, default=32, show_default=True, help="Windows per micro-batch per device.")
-@click.option("--grad-accum", type=int, default=1, show_default=True, help="Micro-batches per optimiser step.")
-@click.option("--max-steps", type=int, default=10000, show_default=True, help="Optimiser steps in the whole run.")
-@click.option("--lr", type=float, default=5e-4, show_default=True, help="Peak learning rate.")
-@click.option("--warmup-steps", type=int, default=None, help="Linear warm-up steps  [default: 6% of --max-steps]")
-@click.option("--weight-decay", type=float, default=1e-5, show_default=True, help="AdamW weight decay.")
-@click.option("--max-grad-norm", type=float, default=1.0, show_default=True, help="Gradient clipping norm.")
-@click.option("--gradient-checkpointing", is_flag=True, help="Recompute activations in backward to save memory.")
-@click.option("--save-every", type=int, default=1000, show_default=True, help="Checkpoint every N steps.")
-@click.option("--keep-checkpoints", type=int, default=3, show_default=True, help="Checkpoints kept (newest).")
-@click.option("--eval-every", type=int, default=500, show_default=True, help="Held-out loss every N steps (0: never).")
-@click.option("--eval-fraction", type=float, default=0.01, show_default=True,
-              help="Share of each genome's bases held out for evaluation.")
-@click.option("--eval-samples", type=click.IntRange(min=1), default=512, show_default=True,
-              help="Held-out windows evaluated.")
-@click.option("--log-every", type=int, default=10, show_default=True, help="Write a log.jsonl record every N steps.")
-@click.option("--seed", type=int, default=42, show_default=True, help="Seed for initialisation, data and masking.")
-@click.option("--workers", "num_workers", type=int, default=2, show_default=True,
-              help="DataLoader worker processes tokenising and masking (0: in the main process).")
-@click.option("--resume", is_flag=True, help="Continue the run in the output folder from its newest checkpoint.")
-@click.option("--stop-at-step", type=int, default=None,
-              help="Checkpoint and stop after this step, resumable later (for jobs with a time limit).")
-@options.force_option("Replace an existing output folder.")
-@options.model_run_options
-def command(extra_genomes, genomes, prepare, windows, quiet, verbose, **kwargs):
+@options.settings_options(PretrainSettings)
+@options.common_options
+def command(extra_genomes, verbose, quiet, **given):
     """Pretrain a DNABERT-2 model with masked-language modelling on genomes.
 
     Windows are drawn at random from the genomes (N-filtered, both strands), tokenised and masked (15%, 80/10/10)
@@ -90,38 +35,24 @@ def command(extra_genomes, genomes, prepare, windows, quiet, verbose, **kwargs):
       dnabert2 pretrain --init DNABERT-2-117M --table GUE/tf/0/train.csv --table GUE/tf/1/train.csv \\
           --batch-size 32 --max-tokens 128 --lr 5e-5 --max-steps 100000 -o further_pretrained
     """
-    from dnabert2.pretraining.run import pretrain
-    from dnabert2.pretraining.corpus import prepare_corpus
     from dnabert2.common.runtime import show_progress
-    from dnabert2.tokenizer import load_tokenizer
+    from dnabert2.pretraining.run import pretrain
 
-    all_genomes = [*genomes, *extra_genomes]
-    if not (all_genomes or kwargs["corpus"] or kwargs["tables"]):
+    given["genomes"] = (*given["genomes"], *extra_genomes)
+    if not (given["genomes"] or given["corpus"] or given["tables"]):
         _explain_and_exit()
-    progress = show_progress(quiet)
-    if prepare:
-        from dnabert2.pretraining.settings import PretrainSettings
-        from dnabert2.pretraining.setup import tokenizer_source
-
-        if kwargs["tables"]:
-            raise click.UsageError("--prepare reads --genome files; --table trains on the tables directly")
-        kwargs["output"] = kwargs["output"] or DEFAULT_CORPUS
-        tokenizer = load_tokenizer(tokenizer_source(PretrainSettings(tokenizer=kwargs["tokenizer"])))
-        meta = prepare_corpus(all_genomes, tokenizer, kwargs["output"], windows=windows,
-                              max_tokens=kwargs["max_tokens"], seed=kwargs["seed"],
-                              genome_weights=kwargs["genome_weights"], eval_fraction=kwargs["eval_fraction"],
-                              eval_samples=kwargs["eval_samples"], num_workers=kwargs["num_workers"],
-                              force=kwargs["force"], progress=progress)
-        if not quiet:
-            rows = sum(s["rows"] for s in meta["shards"])
-            held = meta["eval"]["rows"] if meta["eval"] else 0
-            click.echo(f"wrote {rows} training and {held} held-out windows of {meta['max_tokens']} tokens "
-                       f"to {kwargs['output']}", err=True)
-        return
-    kwargs["output"] = kwargs["output"] or DEFAULT_OUTPUT
     report = None if quiet else (lambda line: click.echo(line, err=True))
-    summary = pretrain(all_genomes, show_progress=progress, report=report, **kwargs)
-    if not quiet and summary["rank"] == 0:
+    settings = options.settings_from(PretrainSettings, given, show_progress=show_progress(quiet), report=report)
+    settings.output = settings.output or (DEFAULT_CORPUS if settings.prepare else DEFAULT_OUTPUT)
+    summary = pretrain(settings=settings)
+    if quiet:
+        return
+    if settings.prepare:
+        rows = sum(s["rows"] for s in summary["shards"])
+        held = summary["eval"]["rows"] if summary["eval"] else 0
+        click.echo(f"wrote {rows} training and {held} held-out windows of {summary['max_tokens']} tokens "
+                   f"to {settings.output}", err=True)
+    elif summary["rank"] == 0:
         last = summary["last"] or {}
         ev = summary["eval"] or {}
         state = "finished" if summary["finished"] else "stopped (resume with --resume)"

@@ -2,38 +2,14 @@
 import click
 
 from dnabert2.commands import options
-from dnabert2.vocab import (DEFAULT_FRAGMENT_LENGTH, DEFAULT_HELDOUT_FRACTION, DEFAULT_MAX_BASES, DEFAULT_MIN_RUN_LENGTH,
-                     DEFAULT_SIZE)
+from dnabert2.vocab import VocabSettings
 
 
-@click.command("vocab")
+@click.command("vocab", cls=options.GroupedCommand)
 @click.argument("genomes", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
-@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Tokenizer folder to write (must not exist unless --force)  [default: bpe_SIZE (kmer_K with "
-                   "--kmer) in the current folder]")
-@click.option("--size", type=int, default=DEFAULT_SIZE, show_default=True,
-              help="Vocabulary size, counting the 5 special tokens and A, C, G, T (at least 9).")
-@click.option("--max-bases", type=int, default=DEFAULT_MAX_BASES, show_default=True,
-              help="Train on a random sample of at most this many bases (memory stays bounded).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampling.")
-@click.option("--min-frequency", type=int, default=2, show_default=True,
-              help="Make a merge only when its pair is seen at least this often.")
-@click.option("--max-token-length", type=int, default=None, help="Longest token in nt (default: no limit).")
-@click.option("--fragment-length", type=int, default=DEFAULT_FRAGMENT_LENGTH, show_default=True,
-              help="Cut A/C/G/T runs into fragments of at most this many bp before training.")
-@click.option("--min-run-length", type=int, default=DEFAULT_MIN_RUN_LENGTH, show_default=True,
-              help="Drop A/C/G/T runs (between N and other codes) shorter than this.")
-@click.option("--heldout-fraction", type=float, default=DEFAULT_HELDOUT_FRACTION, show_default=True,
-              help="Fraction of fragments (at most 1 Mbp) held out to measure nt per token.")
-@click.option("--kmer", type=int, default=None,
-              help="Write a K-mer tokenizer (all 4^K k-mers) instead of learning BPE; --size is unused.")
-@click.option("--kmer-stride", type=int, default=1, show_default=True,
-              help="With --kmer: 1 overlapping (DNABERT), K non-overlapping (Nucleotide Transformer).")
-@options.force_option()
-@options.threads_option
+@options.settings_options(VocabSettings)
 @options.common_options
-def command(genomes, output, size, max_bases, seed, min_frequency, max_token_length, fragment_length,
-            min_run_length, heldout_fraction, kmer, kmer_stride, force, threads, verbose, quiet):
+def command(genomes, verbose, quiet, **given):
     """Learn a BPE vocabulary (tokenizer folder) from FASTA genomes.
 
     GENOME files may be plain, gzip or bgzip FASTA. Sequence is upper-cased and split at everything that is
@@ -55,15 +31,12 @@ def command(genomes, output, size, max_bases, seed, min_frequency, max_token_len
     from dnabert2.common.runtime import show_progress
     from dnabert2.vocab import train_vocab
 
-    output = output or default_folder(size, kmer, kmer_stride)
-    stats = train_vocab(genomes, output, size, max_bases=max_bases, seed=seed, min_frequency=min_frequency,
-                        max_token_length=max_token_length, fragment_length=fragment_length,
-                        min_run_length=min_run_length, heldout_fraction=heldout_fraction, threads=threads,
-                        kmer=kmer, kmer_stride=kmer_stride,
-                        force=force, progress=show_progress(quiet))
+    settings = options.settings_from(VocabSettings, given, progress=show_progress(quiet))
+    settings.output = settings.output or default_folder(settings.size, settings.kmer, settings.kmer_stride)
+    stats = train_vocab(genomes, settings=settings)
     if quiet:
         return
-    _print_summary(stats, output, genomes)
+    _print_summary(stats, settings.output, genomes)
 
 
 def default_folder(size, kmer=None, kmer_stride=1):

@@ -30,6 +30,8 @@ class Option:
     metavar: str = None
     choices: tuple = None
     minimum: float = None       # an IntRange/FloatRange lower bound
+    above: float = None         # an exclusive lower bound (a FloatRange above it: a positive learning rate)
+    required: bool = False      # the command line must give it (the Python API checks it where it is used)
     path: str = None            # "file", "dir" or "any": a click.Path
     multiple: bool = False      # repeatable: the field holds a tuple
     aliases: tuple = ()         # old spellings, hidden, still accepted with a one-line notice
@@ -81,6 +83,20 @@ def build(cls, options, what):
                             f"{', '.join(sorted(known))}")
         values[key] = value
     return cls(**values)
+
+
+def settings_of(cls, settings, options, what, **positional):
+    """The settings of one call of a library entry (`dnabert2.pretrain(...)`, ...): a copy of `settings` (a `cls`),
+    or `cls` built from the keyword `options` (`build`). `positional`: the entry's positional parameters that are
+    fields too (`output`, ...), counted as options when not None. Settings and options together: a TypeError."""
+    options = {**{k: v for k, v in positional.items() if v is not None}, **options}
+    if settings is None:
+        return build(cls, options, what)
+    if options:
+        raise TypeError(f"{what}(): give settings or keyword options ({', '.join(sorted(options))}), not both")
+    if not isinstance(settings, cls):
+        raise TypeError(f"{what}(): settings must be a {cls.__name__}, not {type(settings).__name__}")
+    return dataclasses.replace(settings)
 
 
 def _plain_type(hint):

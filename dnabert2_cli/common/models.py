@@ -14,10 +14,13 @@ JSON file whose vocabulary must match it.
 """
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
+from dnabert2.common.fields import MODEL, OUTPUTS, RUN, option, settings_of
 from dnabert2.common.files import read_json_object
 from dnabert2.common.hf import quiet_transformers
+from dnabert2.common.runtime import DTYPE_NAMES
 from dnabert2.errors import InputError, ModelFolderError, located
 
 TASKS = ("auto", "base", "masked-lm", "classification")
@@ -272,19 +275,34 @@ def _local_folder(path):
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 
-def convert_model(source, output, task="auto", precision="fp32", force=False):
-    """Write `source` (the release folder, a hub id, or any model folder) as a clean model folder: our config.json
-    (model_type "dnabert2", no remote code), model.safetensors and the source's tokenizer files.
+@dataclass
+class ConvertSettings:
+    """The options of `dnabert2 convert` / `dnabert2.convert_model`."""
+    output: str = option(None, "Model folder to write (must not exist unless --force).", group=OUTPUTS, short="-o",
+                         path="dir", required=True)
+    task: str = option("auto", "Model head to keep (auto: a classifier if the config names one, else masked-LM if "
+                               "its weights are there, else the bare encoder).", group=MODEL, choices=TASKS)
+    precision: str = option("fp32", "Precision of the written weights.", group=OUTPUTS, choices=tuple(DTYPE_NAMES))
+    force: bool = option(False, "Replace the output folder if it exists.", group=RUN)
 
-    Returns a summary dict: class, task, parameters, dtype, output, files.
+
+def convert_model(source, output=None, *, settings=None, **options):
+    """Write `source` (the release folder, a hub id, or any model folder) as a clean model folder `output`: our
+    config.json (model_type "dnabert2", no remote code), model.safetensors and the source's tokenizer files.
+
+    options are the fields of `ConvertSettings` (task, precision, force); or pass `settings`. Returns a summary
+    dict: class, task, parameters, dtype, output, files.
     """
     import shutil
 
     import torch
 
     from dnabert2.common.files import check_new_output, output_dir
-    from dnabert2.common.runtime import DTYPE_NAMES
 
+    s = settings_of(ConvertSettings, settings, options, "convert_model", output=output)
+    output, task, precision, force = s.output, s.task, s.precision, s.force
+    if output is None:
+        raise InputError("-o/--output: give the model folder to write")
     if precision not in DTYPE_NAMES:
         raise InputError(f"--precision {precision!r}: expected one of {', '.join(DTYPE_NAMES)}")
     check_new_output(output, force)

@@ -16,13 +16,23 @@ PRECISION_ENV = "DNABERT2_PRECISION"
 
 
 @dataclass
-class DeviceSettings:
-    """Where a run computes: the options of every command that runs the model."""
+class ThreadSettings:
+    """CPU threads: the option of every command that reads and tokenises (vocab too, which runs no model)."""
+    threads: int = option(None, "CPU threads for reading and tokenising (default: all cores).", group=RUN, minimum=1)
+
+
+@dataclass
+class _Placement:
     device: str = option("auto", "auto, cpu, cuda or cuda:N (auto picks CUDA when present).", group=RUN)
     precision: str = option("auto", "Numeric precision of the model (auto: bf16 on a GPU or CPU that computes it "
                                     "natively (CPU: AMX or AVX512-BF16), else fp32; the summary names the one used).",
                             group=RUN, choices=PRECISIONS)
-    threads: int = option(None, "CPU threads for reading and tokenising (default: all cores).", group=RUN, minimum=1)
+
+
+@dataclass
+class DeviceSettings(ThreadSettings, _Placement):
+    """Where a run computes: the options of every command that runs the model (--device, --precision, then
+    --threads: a dataclass lists the fields of its last base first)."""
 
 
 def resolve_device(name="auto"):

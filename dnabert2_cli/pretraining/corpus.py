@@ -125,28 +125,28 @@ def vocab_fingerprint(tokenizer):
     return hashlib.sha256(json.dumps(items).encode()).hexdigest()[:16]
 
 
-def prepare_corpus(genomes, tokenizer, out, *, windows, max_tokens=128, seed=42, genome_weights=None,
-                   eval_fraction=0.01, eval_samples=512, num_workers=0, force=False, progress=False):
-    """Sample `windows` training windows (and the held-out windows), tokenise, write token shards to `out`.
-
-    Returns the corpus metadata (also written as `out/corpus.json`).
+def prepare_corpus(settings, tokenizer):
+    """Sample `settings.windows` training windows of `settings.genomes` (and the held-out windows), tokenise them
+    with `tokenizer` and write token shards to `settings.output` (`pretrain --prepare`; `settings`: a checked
+    `PretrainSettings`). Returns the corpus metadata (also written as `corpus.json`).
     """
-    if windows < 1:
-        raise InputError(f"--windows: must be at least 1 (got {windows})")
-    if num_workers > 0:
+    s = settings
+    max_tokens, seed, heldout_fraction = s.max_tokens, s.seed, s.heldout_fraction
+    if s.num_workers > 0:
         tokenizers_parallelism_off()
     if len(tokenizer) > np.iinfo(np.uint16).max:
         raise InputError(f"--tokenizer: vocabulary of {len(tokenizer)} tokens does not fit the corpus format (uint16)")
-    with output_dir(out, force=force) as tmp:
-        loaded = read_genomes(genomes, eval_fraction)
+    with output_dir(s.output, force=s.force) as tmp:
+        loaded = read_genomes(s.genomes, heldout_fraction)
         window_bp = measure_window_bp(tokenizer, loaded, max_tokens)
-        source = FastaSource(WindowSampler(loaded, window_bp, genome_weights), tokenizer, max_tokens, seed)
+        source = FastaSource(WindowSampler(loaded, window_bp, s.genome_weights), tokenizer, max_tokens, seed)
         pad = tokenizer.pad_token_id
-        shards = _write_shards(tmp, source, windows, max_tokens, pad, num_workers, progress)
-        held = encode_windows(tokenizer, heldout_windows(loaded, window_bp, eval_samples), max_tokens)
+        shards = _write_shards(tmp, source, s.windows, max_tokens, pad, s.num_workers, s.show_progress)
+        held = encode_windows(tokenizer, heldout_windows(loaded, window_bp, s.eval_samples), max_tokens)
+        # corpus.json keeps the key eval_fraction (the option is --heldout-fraction now): its format is unchanged
         meta = {"format": CORPUS_FORMAT, "version": 1, "max_tokens": max_tokens, "vocab_size": len(tokenizer),
                 "pad_token_id": pad, "vocab": vocab_fingerprint(tokenizer), "seed": seed, "window_bp": window_bp,
-                "genomes": [str(g.path) for g in loaded], "eval_fraction": eval_fraction,
+                "genomes": [str(g.path) for g in loaded], "eval_fraction": heldout_fraction,
                 "shards": shards, "eval": None}
         if held:
             ids, _ = pad_rows(held, pad, width=max_tokens)

@@ -1,7 +1,7 @@
 """Genome windows for pretraining: FASTA files as A/C/G/T pieces, the window length, and drawing windows.
 
 FASTA genomes are read once, upper-cased and cut at everything that is not A/C/G/T (N, IUPAC, gaps); pieces
-shorter than `MIN_PIECE` bp are dropped. The last `eval_fraction` of each file's bases is held out for
+shorter than `MIN_PIECE` bp are dropped. The last `heldout_fraction` of each file's bases is held out for
 evaluation and never sampled for training. Windows are `window_bp` long (enough bases for `max_tokens` tokens,
 measured on the genome itself), tokenised without special tokens, cut to `max_tokens - 2` tokens and framed by
 [CLS] ... [SEP].
@@ -30,8 +30,8 @@ class Genome:
         return sum(len(p) for p in self.train)
 
 
-def read_genome(path, eval_fraction=0.0, min_piece=MIN_PIECE):
-    """Read one FASTA file; the last `eval_fraction` of its usable bases are held out."""
+def read_genome(path, heldout_fraction=0.0, min_piece=MIN_PIECE):
+    """Read one FASTA file; the last `heldout_fraction` of its usable bases are held out."""
     from dnabert2.tokenizer import acgt_runs, read_fasta
 
     pieces = []
@@ -40,7 +40,7 @@ def read_genome(path, eval_fraction=0.0, min_piece=MIN_PIECE):
     total = sum(len(p) for p in pieces)
     if total == 0:
         raise InputError(located(path, f"no usable sequence (no run of A/C/G/T of at least {min_piece} bp)"))
-    held = math.ceil(total * eval_fraction) if eval_fraction > 0 else 0
+    held = math.ceil(total * heldout_fraction) if heldout_fraction > 0 else 0
     genome = Genome(Path(path))
     # walk back from the end, moving `held` bases into the held-out part
     while pieces and held > 0:
@@ -54,16 +54,16 @@ def read_genome(path, eval_fraction=0.0, min_piece=MIN_PIECE):
             held = 0
     genome.train = [p for p in pieces if len(p) >= min_piece]
     if not genome.train:
-        raise InputError(located(path, f"no sequence left for training after holding out {eval_fraction:.1%} "
-                                       "for evaluation (lower --eval-fraction)"))
+        raise InputError(located(path, f"no sequence left for training after holding out {heldout_fraction:.1%} "
+                                       "for evaluation (lower --heldout-fraction)"))
     return genome
 
 
-def read_genomes(paths, eval_fraction=0.0):
+def read_genomes(paths, heldout_fraction=0.0):
     """`read_genome` for every path (at least one)."""
     if not paths:
         raise InputError("--genome: give at least one FASTA file")
-    return [read_genome(p, eval_fraction) for p in paths]
+    return [read_genome(p, heldout_fraction) for p in paths]
 
 
 def measure_window_bp(tokenizer, genomes, max_tokens, sample_pieces=64, sample_bp=2000):

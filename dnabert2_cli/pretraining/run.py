@@ -20,74 +20,68 @@ Output folder:
 import contextlib
 from pathlib import Path
 
+from dnabert2.common.fields import settings_of
 from dnabert2.common.runtime import torchrun
 from dnabert2.pretraining.batches import FastaSource, eval_batches, tokenizers_parallelism_off
-from dnabert2.pretraining.corpus import CorpusSource, corpus_eval_rows, read_corpus_meta
+from dnabert2.pretraining.corpus import CorpusSource, corpus_eval_rows, prepare_corpus, read_corpus_meta
 from dnabert2.pretraining.genomes import (WindowSampler, encode_windows, heldout_windows, measure_window_bp,
                                           read_genomes)
 from dnabert2.pretraining.masking import MaskingConfig
 from dnabert2.pretraining.settings import PretrainSettings
-from dnabert2.pretraining.setup import build_model, check_output, load_tokenizer_for, run_fingerprint, set_up_line
+from dnabert2.pretraining.setup import (build_model, check_output, load_tokenizer_for, run_fingerprint,
+                                       set_up_line, tokenizer_source)
 from dnabert2.pretraining.tables import table_training_data
 from dnabert2.pretraining.loop import Trainer, TrainingData
 
 
-def pretrain(genomes=(), output=None, *, tokenizer=None, corpus=None, tables=(), model_config=None, init=None,
-             genome_weights=None, max_tokens=128, mlm_probability=0.15, mask_fraction=0.8, random_fraction=0.1,
-             batch_size=32, grad_accum=1, max_steps=10000, lr=5e-4, warmup_steps=None, weight_decay=1e-5,
-             max_grad_norm=1.0, precision="auto", device="auto", gradient_checkpointing=False,
-             save_every=1000, keep_checkpoints=3, eval_every=500, eval_fraction=0.01, eval_samples=512,
-             log_every=10, seed=42, num_workers=2, threads=None, resume=False, force=False, stop_at_step=None,
-             show_progress=False, report=None):
-    """Pretrain a DNABERT-2 masked-LM model on FASTA genomes (or a prepared corpus); write a model folder.
+def pretrain(genomes=None, output=None, *, settings=None, **options):
+    """Pretrain a DNABERT-2 masked-LM model on FASTA genomes (or a prepared corpus, or tables); write a model folder.
 
-    genomes: FASTA paths (plain, gzip or bgzip), windows drawn with probability by `genome_weights` (default:
-    by length). tokenizer: a tokenizer folder (default: the one of `init` or of `corpus`, else the released
-    DNABERT-2 tokenizer that the shipped pretrained model carries). model_config: a
-    preset (`dnabert2-117m`, `small`, `tiny`) or a JSON config file; init: a model folder to continue from.
-    tables: labelled tables (any layout `finetune` reads) whose sequences are the data instead of genomes, e.g.
-    the paper's further pretraining on GUE training sets (with init, batch 32, max_tokens 128, lr 5e-5).
-    batch_size is per device and micro-batch: a step sees batch_size * grad_accum * ranks windows.
-    warmup_steps: default 6% of max_steps (30k of 500k in the paper). stop_at_step: checkpoint and stop early,
-    leaving the run resumable (for jobs with a time limit). report: a function given the lines a run says to its
-    user (what it set up; after the first steps, the time per 1,000 steps); None: they are logged. Returns a
-    summary dict.
+    options are the fields of `PretrainSettings`, the options of `dnabert2 pretrain` (tokenizer, model_config,
+    max_steps, batch_size, lr, ...); or pass `settings`, a `PretrainSettings`. genomes: FASTA paths (plain, gzip
+    or bgzip), windows drawn with probability by `genome_weights` (default: by length). tokenizer: a tokenizer
+    folder (default: the one of `init` or of `corpus`, else the released DNABERT-2 tokenizer that the shipped
+    pretrained model carries). model_config: a preset (`dnabert2-117m`, `small`, `tiny`) or a JSON config file;
+    init: a model folder to continue from. tables: labelled tables (any layout `finetune` reads) whose sequences
+    are the data instead of genomes, e.g. the paper's further pretraining on GUE training sets (with init, batch
+    32, max_tokens 128, lr 5e-5). batch_size is per device and micro-batch: a step sees batch_size * grad_accum *
+    ranks windows. warmup_steps: default 6% of max_steps (30k of 500k in the paper). stop_at_step: checkpoint and
+    stop early, leaving the run resumable (for jobs with a time limit). report: a function given the lines a run
+    says to its user (what it set up; after the first steps, the time per 1,000 steps); None: they are logged.
+    Returns a summary dict; with prepare=True it only writes a token corpus of `windows` windows to `output`
+    (`corpus.prepare_corpus`) and returns its description.
     """
+    settings = settings_of(PretrainSettings, settings, options, "pretrain", genomes=genomes, output=output)
+    settings.check()
+    if settings.prepare:
+        from dnabert2.tokenizer import load_tokenizer
+
+        return prepare_corpus(settings, load_tokenizer(tokenizer_source(settings)))
     import torch
 
-    options = PretrainSettings(
-        genomes=genomes, output=output, tokenizer=tokenizer, corpus=corpus, tables=tables,
-        model_config=model_config, init=init,
-        genome_weights=genome_weights, max_tokens=max_tokens, mlm_probability=mlm_probability,
-        mask_fraction=mask_fraction, random_fraction=random_fraction, batch_size=batch_size, grad_accum=grad_accum,
-        max_steps=max_steps, lr=lr, warmup_steps=warmup_steps, weight_decay=weight_decay,
-        max_grad_norm=max_grad_norm, precision=precision, device=device,
-        gradient_checkpointing=gradient_checkpointing, save_every=save_every, keep_checkpoints=keep_checkpoints,
-        eval_every=eval_every, eval_fraction=eval_fraction, eval_samples=eval_samples, log_every=log_every,
-        seed=seed, num_workers=num_workers, threads=threads, resume=resume, force=force, stop_at_step=stop_at_step,
-        show_progress=show_progress, report=report)
-    options.check()
     place = torchrun()
-    if threads:
-        torch.set_num_threads(threads)
-    dev, dtype = _device_and_dtype(options, place)
-    if num_workers > 0:
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    dev, dtype = _device_and_dtype(settings, place)
+    if settings.num_workers > 0:
         tokenizers_parallelism_off()
 
-    tok = load_tokenizer_for(options)
-    model, config = build_model(options, tok)
-    masking = MaskingConfig.from_tokenizer(tok, mlm_probability=mlm_probability, mask_fraction=mask_fraction,
-                                           random_fraction=random_fraction)
-    fingerprint = run_fingerprint(options, config, tok, place.world_size)
+    tok = load_tokenizer_for(settings)
+    model, config = build_model(settings, tok)
+    masking = MaskingConfig.from_tokenizer(tok, mlm_probability=settings.mlm_probability,
+                                           mask_fraction=settings.mask_fraction,
+                                           random_fraction=settings.random_fraction)
+    fingerprint = run_fingerprint(settings, config, tok, place.world_size)
     # rank 0 alone looks at the output folder (the others would race with its writes); it tells them below
-    resume_from = check_output(output, resume, force, fingerprint) if place.rank == 0 else None
+    resume_from = (check_output(settings.output, settings.resume, settings.force, fingerprint) if place.rank == 0
+                   else None)
     if place.rank == 0:
-        options.say(set_up_line(options, tok, model, dev, dtype))
+        settings.say(set_up_line(settings, tok, model, dev, dtype))
     # all ranks read the data; bad genomes fail here, before the output folder is touched
-    data = _training_data(options, tok, masking)
+    data = _training_data(settings, tok, masking)
     with _process_group(place, dev):
         resume_from = _shared_resume_point(resume_from, place)
-        trainer = Trainer(options, place, output, dev, dtype, tok)
+        trainer = Trainer(settings, place, settings.output, dev, dtype, tok)
         return trainer.run(model, masking, data, fingerprint, resume_from)
 
 
@@ -108,7 +102,7 @@ def _training_data(options, tokenizer, masking):
     """The training samples, the masked held-out batches and the window length, from genomes or a corpus."""
     o = options
     if o.genomes:
-        loaded = read_genomes(o.genomes, o.eval_fraction)
+        loaded = read_genomes(o.genomes, o.heldout_fraction)
         window_bp = measure_window_bp(tokenizer, loaded, o.max_tokens)
         source = FastaSource(WindowSampler(loaded, window_bp, o.genome_weights), tokenizer, o.max_tokens, o.seed)
         held_rows = encode_windows(tokenizer, heldout_windows(loaded, window_bp, o.eval_samples), o.max_tokens)

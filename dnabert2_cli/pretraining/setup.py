@@ -14,6 +14,11 @@ from dnabert2.errors import InputError, located
 from dnabert2.pretraining import checkpoints as ckpt
 
 RUN_FILE = "run.json"
+# run.json key -> the settings field it records. A key keeps its name when its option is renamed, so that the runs
+# made before still resume: --eval-fraction is --heldout-fraction now, run.json still says eval_fraction.
+FINGERPRINT_FIELDS = {"seed": "seed", "max_tokens": "max_tokens", "mlm_probability": "mlm_probability",
+                      "mask_fraction": "mask_fraction", "random_fraction": "random_fraction",
+                      "eval_fraction": "heldout_fraction"}
 
 
 def tokenizer_source(options):
@@ -85,11 +90,10 @@ def run_fingerprint(options, config, tokenizer, world):
     """The settings that must be the same for --resume to continue a run exactly."""
     from dnabert2.pretraining.corpus import vocab_fingerprint
 
-    keep = ("seed", "max_tokens", "mlm_probability", "mask_fraction", "random_fraction", "eval_fraction")
     cfg = {k: v for k, v in config.to_dict().items() if k not in ("transformers_version", "architectures",
                                                                  "_name_or_path", "torch_dtype", "dtype")}
     return json.loads(json.dumps({
-        **{k: getattr(options, k) for k in keep},
+        **{key: getattr(options, name) for key, name in FINGERPRINT_FIELDS.items()},
         "global_batch": options.global_batch(world),
         "data": _data_fingerprint(options),
         "vocab": vocab_fingerprint(tokenizer),

@@ -1,7 +1,7 @@
 """Further pretraining on task data (`pretrain --table`): the sequences of labelled tables as training samples.
 
 The tables are read by the reader fine-tuning uses too (`common.tables.read_table`: every CSV/TSV layout `finetune`
-reads, gzip too; both sequences of a pair table count). A seeded `eval_fraction` of the rows (at least one, at
+reads, gzip too; both sequences of a pair table count). A seeded `heldout_fraction` of the rows (at least one, at
 most `eval_samples`) is held out; labels are ignored. Sample i draws a training row uniformly with a generator
 seeded from `(seed, i)` and, when the row is longer than the window, a uniform window of it, so resuming and any
 number of DataLoader workers see the same data, as with genomes. The window in bp is measured on the rows (the
@@ -31,12 +31,12 @@ def read_table_sequences(paths):
     return sequences
 
 
-def split_rows(sequences, eval_fraction, eval_samples, seed):
+def split_rows(sequences, heldout_fraction, eval_samples, seed):
     """(training sequences, held-out sequences): a seeded share held out (none from a single row)."""
     order = np.random.default_rng([seed, 7]).permutation(len(sequences))
     n_held = 0
-    if eval_fraction > 0 and len(sequences) > 1:
-        n_held = min(max(1, int(round(eval_fraction * len(sequences)))), eval_samples, len(sequences) - 1)
+    if heldout_fraction > 0 and len(sequences) > 1:
+        n_held = min(max(1, int(round(heldout_fraction * len(sequences)))), eval_samples, len(sequences) - 1)
     held = [sequences[i] for i in sorted(order[:n_held])]
     train = [sequences[i] for i in sorted(order[n_held:])]
     return train, held
@@ -71,7 +71,7 @@ class TableSource:
 def table_training_data(options, tokenizer):
     """(TableSource, held-out token rows, window bp) for `options.tables`."""
     sequences = read_table_sequences(options.tables)
-    train, held = split_rows(sequences, options.eval_fraction, options.eval_samples, options.seed)
+    train, held = split_rows(sequences, options.heldout_fraction, options.eval_samples, options.seed)
     window_bp = measure_table_window_bp(tokenizer, train, options.max_tokens)
     source = TableSource(train, tokenizer, options.max_tokens, window_bp, options.seed)
     held_rows = encode_windows(tokenizer, [s[:window_bp] for s in held], options.max_tokens)

@@ -7,8 +7,10 @@ import json
 
 import numpy as np
 
+from dnabert2.common.fields import settings_of
 from dnabert2.errors import InputError
 from dnabert2.regions.h5writer import SETTINGS, STRING, TOKENS, create_dataset, plain_value, same_attr
+from dnabert2.regions.settings import MergeSettings
 
 
 INDEX_NAMES = ("regions/index", "variants/index", "sites/index")
@@ -27,10 +29,16 @@ def _read_complete(path):
     return f
 
 
-def merge(inputs, output, force=False, block_rows=65536):
-    """Join the shard files of one run (`--shard K/N`, K = 0..N-1) into `output`, rows in input order."""
+def merge(inputs, output=None, *, settings=None, **options):
+    """Join the shard files of one run (`--shard K/N`, K = 0..N-1) into `output`, rows in input order.
+
+    options are the fields of `MergeSettings` (force, block_rows: rows copied at a time); or pass `settings`."""
     from dnabert2.common.files import check_distinct_paths, check_new_output, output_file
 
+    s = settings_of(MergeSettings, settings, options, "merge", output=output)
+    output, force, block_rows = s.output, s.force, s.block_rows
+    if output is None:
+        raise InputError("-o/--output: give the HDF5 file to write")
     if not inputs:
         raise InputError("merge: give the shard files to join")
     check_distinct_paths([("-o", output)], [("shard", path) for path in inputs])

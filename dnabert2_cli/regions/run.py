@@ -11,7 +11,7 @@ import logging
 import os
 from dataclasses import replace
 
-from dnabert2.common.fields import build
+from dnabert2.common.fields import settings_of
 from dnabert2.common.files import check_distinct_paths, output_lock
 from dnabert2.common.outputs import output_mode, torchrun_shard
 from dnabert2.common.runtime import torch_threads
@@ -80,12 +80,9 @@ def predict(regions=None, settings=None, **options):
 
 
 def _settings(cls, settings, regions, options, what):
-    """The run's own copy of the settings: given, or built from keyword options (`fields.build`)."""
-    if settings is None:
-        settings = build(cls, options, what)
-    elif options:
-        raise TypeError(f"{what}(): give settings or keyword options, not both")
-    return replace(settings, regions=regions) if regions is not None else replace(settings)
+    """The run's own copy of the settings: given, or built from keyword options (`fields.settings_of`)."""
+    settings = settings_of(cls, settings, options, what)
+    return replace(settings, regions=regions) if regions is not None else settings
 
 
 def run_regions(settings, tables=()):

@@ -1,7 +1,7 @@
-"""The options of `embed` and `predict`, each written once as a field (`dnabert2.common.fields`): the parts every
-region command shares (`RegionSource`: where regions come from; `Tiling`: windows and strands; `RegionRun`: model,
-output and run control) and one settings dataclass per command (`EmbedSettings`, `PredictSettings`) that the
-command line is made from and the library runs on."""
+"""The options of `embed`, `predict` and `merge`, each written once as a field (`dnabert2.common.fields`): the parts
+every region command shares (`RegionSource`: where regions come from; `Tiling`: windows and strands; `RegionRun`:
+model, output and run control) and one settings dataclass per command (`EmbedSettings`, `PredictSettings`,
+`MergeSettings`) that the command line is made from and the library runs on."""
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -120,6 +120,15 @@ class PredictSettings(RegionSource, Tiling, RegionRun):
 
     def check(self):
         check_region_settings(self)
+
+
+@dataclass
+class MergeSettings:
+    """The options of `dnabert2 merge` / `dnabert2.merge`."""
+    output: str = option(None, "HDF5 file to write (must not exist unless --force).", group=OUTPUTS, short="-o",
+                         path="file", required=True)
+    force: bool = option(False, "Overwrite the output if it exists.", group=RUN)
+    block_rows: int = internal(65536)  # rows copied at a time
 
 
 def check_region_settings(s):

@@ -17,10 +17,12 @@ Output folder (`--resume` reuses every finished piece, so an interrupted study c
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
 
+from dnabert2.common.fields import INPUTS, MODEL, OUTPUTS, RUN, TRAINING, internal, option, settings_of
 from dnabert2.common.files import check_new_output, staged_dir, write_text
+from dnabert2.common.runtime import DeviceSettings
 from dnabert2.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -63,27 +65,54 @@ class TokenizerSpec:
 
 
 @dataclass
-class StudySettings:
-    """The budget of the study; the defaults are the laptop-scale run of docs/commands/benchmark-tokenizers.md."""
-    tokenizers: tuple = DEFAULT_TOKENIZERS
-    vocab_max_bases: int = 5_000_000
-    model_config: str = "tiny"
-    pretrain_steps: int = 800
-    pretrain_batch: int = 32
-    max_tokens: int = 128
-    pretrain_lr: float = 1e-3
-    finetune_max_steps: int = 200
-    finetune_batch: int = 32
-    finetune_lr: float = 1e-3
-    finetune_eval_every: int = 50
-    max_train_rows: int = 2000
-    max_eval_rows: int = 500
-    seeds: int = 2
-    seed: int = 42
-    baseline: str = None          # the tokenizer of the untrained baseline: None bpe:4096 if listed, else the
-    specs: list = field(default_factory=list)  # first; "none": no baseline
+class StudyBudget:
+    """The budget of the study, recorded in study.json; the defaults are the laptop-scale run of
+    docs/commands/benchmark-tokenizers.md."""
+    # a tuple of specs; given as one comma-separated text on the command line (split in StudySettings)
+    tokenizers: tuple = option(",".join(DEFAULT_TOKENIZERS), "Comma-separated: bpe:SIZE, kmer:K (overlapping), "
+                                                             "kmer:K:K (non-overlapping).", group=MODEL)
+    vocab_max_bases: int = option(5_000_000, "Bases sampled from the genomes to learn each BPE vocabulary.",
+                                  group=MODEL, minimum=1)
+    model_config: str = option("tiny", "Model of every pretraining run: a preset (dnabert2-117m, small, tiny) or a "
+                                       "config JSON.", group=MODEL)
+    pretrain_steps: int = option(800, "Pretraining steps per tokenizer (the same budget for each).", group=TRAINING,
+                                 minimum=1)
+    pretrain_batch: int = option(32, "Windows per pretraining step.", group=TRAINING, minimum=1)
+    max_tokens: int = option(128, "Tokens per pretraining window, [CLS] and [SEP] included.", group=TRAINING,
+                             minimum=3)
+    pretrain_lr: float = option(1e-3, "Peak pretraining learning rate.", group=TRAINING, above=0)
+    finetune_max_steps: int = option(200, "Cap on fine-tuning steps per task and seed (the paper's epochs "
+                                          "otherwise).", group=TRAINING, minimum=1)
+    finetune_batch: int = option(32, "Fine-tuning batch size.", group=TRAINING, minimum=1)
+    finetune_lr: float = option(1e-3, "Fine-tuning learning rate (the paper's 3e-5 suits the 117M model, not a tiny "
+                                      "one).", group=TRAINING, above=0)
+    finetune_eval_every: int = option(50, "Dev evaluation interval (best checkpoint by dev loss).", group=TRAINING,
+                                      minimum=1)
+    max_train_rows: int = option(2000, "Random training rows per task.", group=TRAINING, minimum=2)
+    max_eval_rows: int = option(500, "Random dev and test rows per task.", group=TRAINING, minimum=1)
+    seeds: int = option(2, "Fine-tuning seeds per task (mean and std reported).", group=TRAINING, minimum=1)
+    seed: int = option(42, "Seed of sampling, pretraining and the first fine-tuning run.", group=TRAINING)
+    baseline: str = option(None, "Tokenizer of the untrained (random-weights) baseline model: default bpe:4096 when "
+                                 "listed, else the first; 'none': no baseline.", group=MODEL)
+
+
+@dataclass
+class StudySettings(StudyBudget, DeviceSettings):
+    """The options of `dnabert2 benchmark tokenizers` / `tokenizer_study`: the budget, the tasks, the output folder
+    and where it runs."""
+    tasks: tuple = option((), "Task folder with train/dev/test tables (e.g. GUE/tf/0); repeat for more tasks.",
+                          group=INPUTS, path="dir", multiple=True, required=True)
+    output: str = option(None, "Study folder (tokenizers/, models/, finetune/, vocab.tsv, results.tsv, "
+                               "results.json).", group=OUTPUTS, short="-o", path="dir", required=True)
+    resume: bool = option(False, "Continue a study in --output, reusing every finished piece.", group=RUN)
+    force: bool = option(False, "Replace the output folder if it exists.", group=RUN)
+    progress: object = internal()  # a function given each progress line; None: logged at INFO
+    specs: list = internal()  # the parsed --tokenizers
 
     def __post_init__(self):
+        if isinstance(self.tokenizers, str):  # the command line's "bpe:4096,kmer:6"
+            self.tokenizers = tuple(t for t in self.tokenizers.split(",") if t.strip())
+        self.tasks = tuple(str(t) for t in self.tasks)
         self.specs = [TokenizerSpec.parse(t) for t in self.tokenizers]
         names = [s.name for s in self.specs]
         if len(set(names)) != len(names):
@@ -195,24 +224,27 @@ def _check_inputs(genomes, tasks):
             raise InputError(f"--tasks {t}: not a folder holding train, dev and test tables")
 
 
-def tokenizer_study(genomes, tasks, output, settings=None, *, device="auto", precision="auto", threads=None,
-                    resume=False, force=False, progress=None):
-    """Run the study (see the module docstring) into `output`; returns {"vocab", "tasks", "names", "seconds"}."""
+def tokenizer_study(genomes, tasks=None, output=None, *, settings=None, **options):
+    """Run the study (see the module docstring) on `genomes` and the task folders `tasks` into the folder `output`;
+    returns {"vocab", "tasks", "names", "seconds"}. options are the fields of `StudySettings` (the budget:
+    tokenizers, pretrain_steps, ...; device, precision, threads, resume, force, progress); or pass `settings`."""
     from dnabert2.studies import tokenizer_report as report
 
-    settings = settings or StudySettings()
-    genomes, tasks = [str(g) for g in genomes], [str(t) for t in tasks]
+    settings = settings_of(StudySettings, settings, options, "tokenizer_study", tasks=tasks, output=output)
+    genomes, tasks = [str(g) for g in genomes], list(settings.tasks)
     _check_inputs(genomes, tasks)
+    if settings.output is None:
+        raise InputError("-o/--output: give the study folder")
     baseline = settings.baseline_spec
-    out = _study_folder(output, resume, force)
+    out = _study_folder(settings.output, settings.resume, settings.force)
     start = time.perf_counter()
-    say = progress or log.info
-    run = {"device": device, "precision": precision, "threads": threads}
+    say = settings.progress or log.info
+    run = {"device": settings.device, "precision": settings.precision, "threads": settings.threads}
     vocab_rows, results = [], {t: {} for t in tasks}
     for spec in settings.specs:
         tokenizer_dir, model_dir = out / "tokenizers" / spec.name, out / "models" / spec.name
         say(f"[{time.perf_counter() - start:7.0f} s] {spec.name}: vocabulary")
-        stats = _vocab(spec, genomes, tokenizer_dir, settings, threads)
+        stats = _vocab(spec, genomes, tokenizer_dir, settings, settings.threads)
         say(f"[{time.perf_counter() - start:7.0f} s] {spec.name}: pretraining")
         record = _pretrain(genomes, tokenizer_dir, model_dir, settings, **run)
         vocab_rows.append({"tokenizer": spec.name, "vocab_size": stats["vocab_size"],
@@ -233,9 +265,9 @@ def tokenizer_study(genomes, tasks, output, settings=None, *, device="auto", pre
     write_text(out / "results.tsv", report.mcc_tsv(rows, names))
     write_text(out / "results.json", json.dumps({"vocab": vocab_rows, "tasks": rows, "details": results},
                                                 indent=2) + "\n")
-    write_text(out / "study.json", json.dumps({"genomes": genomes, "tasks": tasks, "settings": {
-        k: v for k, v in asdict(settings).items() if k != "specs"}, "seconds_this_invocation": seconds},
-        indent=2) + "\n")
+    budget = {f.name: getattr(settings, f.name) for f in fields(StudyBudget)}
+    write_text(out / "study.json", json.dumps({"genomes": genomes, "tasks": tasks, "settings": budget,
+                                               "seconds_this_invocation": seconds}, indent=2) + "\n")
     return {"vocab": vocab_rows, "tasks": rows, "names": names, "seconds": seconds}
 
 

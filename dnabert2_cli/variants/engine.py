@@ -12,7 +12,6 @@ encoder's `output_mask`), not on every token.
 """
 import time
 
-import numpy as np
 
 from dnabert2.common.batching import pad_rows, sorted_batches
 from dnabert2.variants.tokens import tokenise

@@ -7,9 +7,8 @@ the table, the annotated VCF and the plots are written from the finished file.
 """
 import logging
 import os
-from dataclasses import replace
 
-from dnabert2.common.fields import build
+from dnabert2.common.fields import settings_of
 from dnabert2.common.files import check_distinct_paths, output_lock
 from dnabert2.common.outputs import output_mode, torchrun_shard  # the same rules as embed and predict
 from dnabert2.common.runtime import torch_threads
@@ -37,11 +36,7 @@ def score_variants(vcf=None, settings=None, **options):
     `out_vcf` and `plot` are written from it); without it, a dict of numpy arrays: the /variants (or /sites)
     columns under "variants" (or "sites"), the scores under "scores", and "summary".
     """
-    if settings is None:
-        settings = build(VariantSettings, {"vcf": vcf, **options}, "score_variants")
-    elif options or vcf is not None:
-        raise TypeError("score_variants(): give settings or keyword options, not both")
-    return run(replace(settings))
+    return run(settings_of(VariantSettings, settings, options, "score_variants", vcf=vcf))
 
 
 def run(settings):
