@@ -35,6 +35,7 @@ class Option:
     aliases: tuple = ()         # old spellings, hidden, still accepted with a one-line notice
     default_text: str = None    # shown as [default: ...] instead of the value (a default computed at run time)
     dash: bool = False          # a path option that accepts '-' (standard input or output)
+    separator: str = None       # the field holds a tuple, given as one text joined by this ("Wqkv,wo")
 
 
 def option(default=None, help="", **how):
@@ -81,6 +82,28 @@ def build(cls, options, what):
                             f"{', '.join(sorted(known))}")
         values[key] = value
     return cls(**values)
+
+
+def own_settings(cls, settings, options, what):
+    """The settings of one library call, its own copy: `settings` (a `cls`) copied, or `cls` built from keyword
+    `options` (`build`); TypeError when both are given."""
+    if settings is None:
+        return build(cls, options, what)
+    if options:
+        raise TypeError(f"{what}(): give settings or keyword options, not both")
+    return dataclasses.replace(settings)
+
+
+def split_joined(settings):
+    """Turn the text of every `separator` option ("Wqkv, wo", as the command line gives it) into the tuple its field
+    holds (("Wqkv", "wo")); a list or tuple from the Python API becomes a tuple too. Call it in __post_init__."""
+    for f, how, _ in option_fields(type(settings)):
+        value = getattr(settings, f.name)
+        if how.separator is None or value is None:
+            continue
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(how.separator)]
+        setattr(settings, f.name, tuple(part for part in value if part))
 
 
 def _plain_type(hint):
