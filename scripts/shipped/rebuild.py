@@ -54,7 +54,7 @@ PRETRAIN_OPTIONS = ("--max-tokens", "128", "--batch-size", "32", "--lr", "1e-3",
                     "--eval-every", "400", "--eval-samples", "256", "--log-every", "10", "--workers", "1",
                     "--seed", "42")
 FINETUNE_OPTIONS = ("--epochs", "3", "--lr", "5e-4", "--batch-size", "32", "--warmup-steps", "100",
-                    "--eval-every", "500", "--max-tokens", "100", "--seed", "42", "--threads", "1")
+                    "--eval-every", "500", "--max-length", "100", "--seed", "42", "--threads", "1")
 # the promoter classifier is fine-tuned once per seed (FINETUNE_OPTIONS with --seed replaced) and shipped as the
 # average of the weights of the runs a greedy soup picks on the dev split (scripts/shipped/soup.py); the first
 # seed's run is the step "finetune" in OUT_DIR/finetune_run

@@ -16,7 +16,7 @@ from scripts.shipped.steps import run_steps
 
 TASKS = ("mouse/0", "mouse/2", "mouse/3", "mouse/4")
 FINETUNE_OPTIONS = ("--epochs", "5", "--max-steps", "200", "--lr", "5e-4", "--batch-size", "32",
-                    "--warmup-steps", "30", "--eval-every", "100", "--max-tokens", "30", "--seeds", "3",
+                    "--warmup-steps", "30", "--eval-every", "100", "--max-length", "30", "--seeds", "3",
                     "--seed", "42", "--threads", "1")
 ARMS = ("pretrained", "random_init")
 RANDOM_SEED = 42
