@@ -29,7 +29,7 @@ transformers.logging.set_verbosity_error()
 from dnabert2 import finetune
 args = json.loads(sys.argv[1])
 summary = finetune(args["out"], model=args["model"], data=args["data"], max_train_rows=args["rows"],
-                   max_eval_rows=32, max_steps=args["steps"], eval_every=10**9, max_length=70,
+                   max_eval_rows=32, max_steps=args["steps"], eval_every=10**9, max_tokens=70,
                    batch_size=args["batch"], warmup_steps=1, lora=args["lora"], save_model=False,
                    threads=args["threads"], device="cpu", precision="fp32")
 run = summary["runs"][0]

@@ -137,7 +137,7 @@ def _(s):
 
 
 # --- 4: a batch of very long rows that would not fit in memory: refused before training, naming the options ---
-@case("finetune-batch-too-large-for-memory", "lower --max-length (now 512) or --batch-size (now 32)", warns=True)
+@case("finetune-batch-too-large-for-memory", "lower --max-tokens (now 512) or --batch-size (now 32)", warns=True)
 def _(s):
     import dnabert2.common.memory as memory
 
@@ -331,6 +331,62 @@ def _(s):
     s.write("out.partial.h5", b"being written")
     _hold_lock(s, s.tmp / "out.h5")
     return args
+
+
+def _interrupted_finetune(s, args):
+    """A finetune of `args` stopped at its first checkpoint, as a killed run leaves it (OUT.partial/)."""
+    from dnabert2.cli import main
+    from dnabert2.finetuning.resume import PartialRun
+
+    save = PartialRun.save_checkpoint
+
+    def save_then_stop(self, training):
+        save(self, training)
+        raise KeyboardInterrupt
+
+    s.monkeypatch.setattr(PartialRun, "save_checkpoint", save_then_stop)
+    with pytest.raises(SystemExit):
+        main([str(a) for a in args] + ["-q"])
+    s.monkeypatch.undo()
+    assert (s.tmp / "ft.partial" / "checkpoint.pt").is_file()
+
+
+@case("finetune-resume-without-partial-run", "ft: nothing to resume (")
+def _(s):
+    return s.tables([f"ACGTAGCTAGCTAGGATCGATCGA,{i % 2}" for i in range(8)]) + ["--resume"]
+
+
+@case("finetune-resume-with-changed-options", "cannot resume: the partial run was made with other options or input "
+                                              "(--lr 0.001 then, 0.002 now)")
+def _(s):
+    args = s.tables([f"ACGTAGCTAGCTAGGATCGATCGA,{i % 2}" for i in range(8)])
+    args[args.index("--max-steps") + 1] = 3
+    _interrupted_finetune(s, args + ["--eval-every", 1, "--lr", 0.001])
+    return args + ["--eval-every", 1, "--lr", 0.002, "--resume"]
+
+
+@case("finetune-resume-with-a-changed-table", "the train table differs (")
+def _(s):
+    args = s.tables([f"ACGTAGCTAGCTAGGATCGATCGA,{i % 2}" for i in range(8)])
+    args[args.index("--max-steps") + 1] = 3
+    _interrupted_finetune(s, args + ["--eval-every", 1])
+    s.tables([f"ACGTAGCTAGCTAGGATCGAT,{i % 2}" for i in range(8)])
+    return args + ["--eval-every", 1, "--resume"]
+
+
+@case("finetune-partial-run-without-resume", "ft.partial: an interrupted run of this output exists; continue it "
+                                             "with --resume")
+def _(s):
+    args = s.tables([f"ACGTAGCTAGCTAGGATCGATCGA,{i % 2}" for i in range(8)])
+    args[args.index("--max-steps") + 1] = 3
+    _interrupted_finetune(s, args + ["--eval-every", 1])
+    return args + ["--eval-every", 1]
+
+
+@case("finetune-bad-preset-name", "--model tinyy: neither a model folder nor a preset (dnabert2-117m, small, tiny)")
+def _(s):
+    args = s.tables([f"ACGTAGCTAGCTAGGATCGATCGA,{i % 2}" for i in range(8)])
+    return [a if a != s.tiny else "tinyy" for a in args]
 
 
 @case("output-folder-missing", "nowhere/out.h5: parent folder")

@@ -3,11 +3,12 @@ bad tables. Reference numbers come from plain computations here (sklearn-free me
 import csv
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
 
-from conftest import TEST_DATA, shared_path
+from conftest import REPO, TEST_DATA, shared_path
 
 # a fast, deterministic setting: one thread (much faster than two on busy CPUs), small steps, high lr
 FAST = dict(threads=1, device="cpu", warmup_steps=2, batch_size=32)
@@ -339,6 +340,13 @@ def test_option_errors_exit_2(tiny_model_dir, tmp_path, run_cli):
                      "-o", tmp_path / "o", "--lora", "--lora-targets", "Wqkv,query")
     assert result.exit_code == 2 and "--lora-targets query: expected some of Wqkv, dense, gated_layers, wo" \
         in result.output
+    result = run_cli("finetune", "--model", tiny_model_dir, "--train", files["train"], "--dev", files["dev"],
+                     "-o", tmp_path / "o", "--lora-targets", "Wqkv,wo")
+    assert result.exit_code == 2 and "Error: --lora-targets needs --lora" in result.output
+    result = run_cli("benchmark", "gue", "--data", tmp_path, "--model", tiny_model_dir, "-o", tmp_path / "b",
+                     "--lora-targets", "wo")
+    assert result.exit_code == 2 and "Error: --lora-targets needs --lora" in result.output
+    assert not (tmp_path / "o").exists() and not (tmp_path / "b").exists()
 
 
 def test_length_buckets_cover_every_example_once():
@@ -433,3 +441,264 @@ def test_without_test_table_predictions_come_from_dev(tiny_model_dir, tmp_path):
     assert not (out / "model.safetensors").exists() and (out / "metrics.json").is_file()
     expected = plain_classification_metrics([r["label"] for r in rows], [r["prediction"] for r in rows])
     assert summary["dev"]["accuracy"] == pytest.approx(expected["accuracy"])
+
+
+# --- options written once, presets, the default model, resume, the output lock ---
+
+@pytest.mark.parametrize("command, settings", [(("finetune",), "FinetuneSettings"),
+                                               (("benchmark", "gue"), "GueSettings")])
+def test_click_defaults_are_the_settings_fields(command, settings):
+    """Every option's default, on the command line and in --help, is its field's: written once."""
+    import dataclasses
+
+    import click
+
+    from dnabert2.cli import cli
+    from dnabert2.common.fields import option_fields
+    from dnabert2.finetuning import settings as module
+
+    ctx = click.Context(cli)
+    found = cli.get_command(ctx, command[0])
+    for name in command[1:]:
+        found = found.get_command(ctx, name)
+    params = {p.name: p for p in found.params}
+    cls = getattr(module, settings)
+    fields = option_fields(cls)
+    assert fields and {f.name for f, _, _ in fields} <= set(params)
+    for field, how, _ in fields:
+        expected = ",".join(field.default) if how.separator and field.default else field.default
+        assert params[field.name].default == expected, field.name
+    # the Python API builds the same settings from keywords: no default of its own
+    assert all(f.default is not dataclasses.MISSING for f in dataclasses.fields(cls))
+
+
+def test_lora_targets_are_text_on_the_command_line_and_a_tuple_in_the_settings():
+    from dnabert2.finetuning.settings import FinetuneSettings, GueSettings
+
+    assert FinetuneSettings(lora_targets="Wqkv, wo").lora_targets == ("Wqkv", "wo")
+    assert FinetuneSettings(lora_targets=["dense"]).lora_targets == ("dense",)
+    assert FinetuneSettings().lora_targets == ("Wqkv",)
+    assert GueSettings(tasks="prom/*,tf/0").tasks == ("prom/*", "tf/0") and GueSettings().tasks is None
+
+
+def test_max_length_is_now_max_tokens_and_the_old_names_still_work(tiny_model_dir, tmp_path, run_cli):
+    import warnings
+
+    from dnabert2 import finetune
+
+    files = fixture_files("strings", "csv")
+    common = ["--model", tiny_model_dir, "--train", files["train"], "--dev", files["dev"], "--max-steps", 1,
+              "--threads", 1, "--device", "cpu"]
+    result = run_cli("finetune", *common, "-o", tmp_path / "old", "--max-length", 9)
+    assert result.exit_code == 0, result.output
+    assert "Note: --max-length is now --max-tokens; the old name still works." in result.stderr
+    assert "max length 9 tokens" in result.stderr
+    record = json.loads((tmp_path / "old" / "training_record.json").read_text())
+    assert record["max_length"] == 9 and record["options"]["max_length"] == 9  # the record's keys are kept
+    result = run_cli("finetune", *common, "-o", tmp_path / "both", "--max-length", 9, "--max-tokens", 9)
+    assert result.exit_code == 2 and "--max-length is the old name of --max-tokens" in result.output
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = finetune(tmp_path / "api", model=tiny_model_dir, train=files["train"], dev=files["dev"],
+                           max_steps=1, max_length=8, **FAST)
+    assert summary["max_length"] == 8
+    assert any("finetune(max_length=...) is now max_tokens=..." in str(w.message) for w in caught)
+
+
+def test_max_grad_norm_clips_the_gradients(tiny_model_dir, tmp_path):
+    from dnabert2 import finetune
+
+    files = fixture_files("strings", "csv")
+    runs = {}
+    for name, norm in (("default", None), ("one", 1.0), ("tight", 1e-4)):
+        extra = {} if norm is None else {"max_grad_norm": norm}
+        finetune(tmp_path / name, model=tiny_model_dir, **files, max_steps=3, eval_every=3, lr=5e-3, **extra, **FAST)
+        runs[name] = (tmp_path / name / "model.safetensors").read_bytes()
+        record = json.loads((tmp_path / name / "training_record.json").read_text())
+        assert record["options"]["max_grad_norm"] == (1.0 if norm is None else norm)
+    assert runs["default"] == runs["one"] and runs["tight"] != runs["one"]
+
+
+def test_model_presets_train_a_random_initialisation_with_the_released_tokenizer(tmp_path, run_cli, monkeypatch,
+                                                                                 reference_tokenizer_dir,
+                                                                                 tiny_model_dir):
+    from dnabert2.model import PRESETS
+
+    files = fixture_files("strings", "csv")
+    out = tmp_path / "preset"
+    result = run_cli("finetune", "--model", "tiny", "--train", files["train"], "--dev", files["dev"], "-o", out,
+                     "--max-steps", 2, "--threads", 1, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "from a random tiny model," in result.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert {k: config[k] for k in PRESETS["tiny"]} == PRESETS["tiny"]
+    assert json.loads((out / "training_record.json").read_text())["base_model"] == "tiny"
+    assert json.loads((out / "tokenizer.json").read_text())["model"]["vocab"] == \
+        json.loads((reference_tokenizer_dir / "tokenizer.json").read_text())["model"]["vocab"]
+    result = run_cli("finetune", "--model", "tiny", "--train", files["train"], "--dev", files["dev"], "-o",
+                     tmp_path / "a", "--lora", "--save-adapter")
+    assert result.exit_code == 2 and "--save-adapter with --model tiny: an adapter needs its base model" \
+        in result.output
+    # a folder of a preset's name (as `convert ... -o dnabert2-117m` makes) is the model, not random weights
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(tiny_model_dir, tmp_path / "small")
+    result = run_cli("finetune", "--model", "small", "--train", files["train"], "--dev", files["dev"], "-o",
+                     tmp_path / "folder", "--max-steps", 1, "--threads", 1, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert f"from {tmp_path / 'small'}," in result.stderr
+    assert json.loads((tmp_path / "folder" / "config.json").read_text())["hidden_size"] == 64
+
+
+def test_without_model_the_shipped_pretrained_model_is_fine_tuned_and_named(tmp_path, run_cli):
+    from dnabert2.shipped import model_path
+
+    files = fixture_files("strings", "csv")
+    out = tmp_path / "shipped"
+    result = run_cli("finetune", "--train", files["train"], "--dev", files["dev"], "-o", out, "--max-steps", 1,
+                     "--threads", 1, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert f"from the shipped pretrained model ({model_path('pretrained')})," in result.stderr
+    assert json.loads((out / "training_record.json").read_text())["base_model"] == str(model_path("pretrained"))
+
+
+def test_the_progress_bar_is_closed_when_training_raises(tiny_model_dir, tmp_path, monkeypatch):
+    from tqdm import tqdm
+
+    import dnabert2.common.runtime as runtime
+    from dnabert2 import finetune
+    from dnabert2.finetuning.loop import SeedTraining
+
+    def broken(self, indices):
+        raise RuntimeError("broken step")
+
+    monkeypatch.setattr(runtime, "show_progress", lambda quiet: True)
+    monkeypatch.setattr(SeedTraining, "train_step", broken)
+    closed = []
+    monkeypatch.setattr(tqdm, "close", lambda self: closed.append(self.desc))
+    try:
+        finetune(tmp_path / "o", model=tiny_model_dir, **fixture_files("strings", "csv"), max_steps=2, **FAST)
+    except RuntimeError as e:  # the traceback still holds the bar here: only train_one's own close counts
+        assert str(e) == "broken step"
+        assert closed == ["fine-tuning (seed 42)"]
+    else:
+        pytest.fail("the broken step did not raise")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing kept: no evaluation was reached
+
+
+def _start(args):
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "dnabert2", *map(str, args)], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _kill_when(proc, ready, timeout=240):
+    """SIGKILL `proc` as soon as `ready()` holds (it must, while the process still runs)."""
+    import os
+    import signal
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None and not ready():
+        time.sleep(0.005)
+    assert proc.poll() is None, proc.stderr.read()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _checkpoint(partial):
+    """The seed and step of the partial run's checkpoint (read as --resume reads it)."""
+    from dnabert2.finetuning.resume import CHECKPOINT_FILE, _load
+
+    plain = _load(partial / CHECKPOINT_FILE, partial)[1]
+    return plain["seed"], plain["step"]
+
+
+def test_sigkill_then_resume_equals_an_uninterrupted_run(tiny_model_dir, tmp_path, run_cli, shared):
+    """Two seeds: killed in the first seed's training, resumed and killed again in the second's, resumed to the
+    end: every output file equals that of a run that never stopped, byte for byte (metrics.json: but for the wall
+    times)."""
+    folder = shared("gue", "prom", "prom_core_tata")
+    out, whole = tmp_path / "out", tmp_path / "whole"
+    args = ["finetune", "--model", tiny_model_dir, "--data", folder, "--max-train-rows", 256, "--max-eval-rows", 64,
+            "--max-steps", 24, "--eval-every", 4, "--lr", 3e-3, "--warmup-steps", 2, "--seeds", 2, "--threads", 1,
+            "--device", "cpu", "-q"]
+    partial = tmp_path / "out.partial"
+    _kill_when(_start([*args, "-o", out]), lambda: (partial / "checkpoint.pt").exists())
+    seed, step = _checkpoint(partial)
+    assert seed == 42 and 4 <= step < 24 and not (partial / "seeds.pt").exists()
+    # no --resume: refused, the partial run named
+    result = run_cli(*args, "-o", out)
+    assert result.exit_code == 2 and f"{partial}: an interrupted run of this output exists" in result.output
+
+    def in_second_seed():
+        try:
+            return (partial / "seeds.pt").exists() and _checkpoint(partial)[0] == 43
+        except Exception:  # noqa: BLE001 - replaced while read
+            return False
+
+    _kill_when(_start([*args, "-o", out, "--resume"]), in_second_seed)
+    seed, step = _checkpoint(partial)
+    assert seed == 43 and step >= 4
+    result = run_cli(*[a for a in args if a != "-q"], "-o", out, "--resume")
+    assert result.exit_code == 0, result.output
+    assert f"Resumed seed 43 at step {step}" in result.stderr
+    assert run_cli(*args, "-o", whole).exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "whole"]  # no partial, lock or temporary left
+    files = sorted(p.relative_to(whole) for p in whole.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    assert len(files) > 10
+    for name in files:
+        if name.name != "metrics.json":
+            assert (out / name).read_bytes() == (whole / name).read_bytes(), name
+            continue
+        a, b = (json.loads((folder_ / name).read_text()) for folder_ in (out, whole))
+        for metrics in (a, b):
+            for run in metrics.get("runs", []):
+                del run["seconds"], run["train_sequences_per_s"]
+        assert a == b, name
+
+
+def test_a_second_run_of_one_output_is_refused_at_once(tiny_model_dir, tmp_path, run_cli):
+    """The output lock is taken before any table is read: a second finetune of the same -o (with or without
+    --resume) stops at once naming the first, which finishes normally."""
+    import time
+
+    files = fixture_files("strings", "csv")
+    out = tmp_path / "out"
+    args = ["finetune", "--model", tiny_model_dir, "--train", files["train"], "--dev", files["dev"], "-o", out,
+            "--max-steps", 200, "--eval-every", 100, "--threads", 1, "--device", "cpu", "-q"]
+    first = _start(args)
+    lock = tmp_path / "out.lock"
+    deadline = time.time() + 120
+    while time.time() < deadline and first.poll() is None and not (lock.exists() and lock.read_text().strip()):
+        time.sleep(0.01)
+    second = run_cli(*args)
+    resumed = run_cli(*args, "--resume")
+    assert first.poll() is None, "the first run must still be training when the second is refused"
+    for result in (second, resumed):
+        assert result.exit_code == 2, result.output
+        assert result.stderr.strip() == (f"Error: {out}: in use by a running process (pid {first.pid}): another run "
+                                         "is writing this output; wait for it to finish or choose another output "
+                                         "path")
+    assert first.wait(timeout=600) == 0, first.stderr.read()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert (out / "metrics.json").is_file()
+
+
+def test_settings_object_and_keywords_build_the_same_run(tiny_model_dir, tmp_path):
+    from dnabert2 import finetune
+    from dnabert2.finetuning.settings import FinetuneSettings
+
+    files = fixture_files("strings", "csv")
+    by_keywords = finetune(tmp_path / "a", model=tiny_model_dir, **files, max_steps=2, **FAST)
+    settings = FinetuneSettings(output=str(tmp_path / "b"), model=str(tiny_model_dir), **files, max_steps=2, **FAST)
+    by_settings = finetune(settings=settings)
+    assert settings.output == str(tmp_path / "b")  # the caller's settings are left as they were
+    assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
+    assert by_keywords["test"] == by_settings["test"]
+    with pytest.raises(TypeError, match="finetune\\(\\) got an unexpected keyword argument 'learning_rate'"):
+        finetune(tmp_path / "c", model=tiny_model_dir, learning_rate=1e-3)
+    with pytest.raises(TypeError, match="give settings or keyword options \\(lr\\), not both"):
+        finetune(settings=settings, lr=1e-3)

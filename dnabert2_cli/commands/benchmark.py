@@ -2,6 +2,7 @@
 import click
 
 from dnabert2.commands import options
+from dnabert2.finetuning.settings import GueSettings
 from dnabert2.studies.tokenizer_study import StudySettings
 
 
@@ -16,23 +17,10 @@ def command():
     """
 
 
-@command.command("gue")
-@click.option("--data", required=True, type=click.Path(file_okay=False, path_type=str),
-              help="The GUE folder (or any part of it); every folder holding train/dev/test tables is a dataset.")
-@click.option("--model", "-m", "model", required=True, help="Model folder or hub id to fine-tune on each dataset.")
-@click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=str),
-              help="Folder for results.tsv, results.json and runs/ (must not exist unless --force).")
-@click.option("--tasks", default=None,
-              help="Comma-separated glob patterns on dataset names, e.g. 'prom/*,tf/0' (default: all).")
-@click.option("--max-steps", type=click.IntRange(min=1), default=None,
-              help="Cap every dataset's steps (for smoke tests; the paper's epochs apply otherwise).")
-@click.option("--keep-models", is_flag=True, help="Save each fine-tuned model under runs/ (large).")
-@options.lora_options
-@options.run_size_options
-@options.force_option()
-@options.model_run_options
-def gue(data, model, output, tasks, max_steps, keep_models, lora, lora_targets, lora_r, lora_alpha, lora_dropout,
-        batch_size, seeds, seed, max_train_rows, max_eval_rows, force, device, precision, threads, verbose, quiet):
+@command.command("gue", cls=options.GroupedCommand)
+@options.settings_options(GueSettings)
+@options.common_options
+def gue(verbose, quiet, **given):
     """Run the GUE fine-tuning protocol of the DNABERT-2 paper on every dataset folder found.
 
     Per-task max tokens, epochs and evaluation interval follow the paper's scripts (batch 32, lr 3e-5, best
@@ -45,20 +33,12 @@ def gue(data, model, output, tasks, max_steps, keep_models, lora, lora_targets, 
       dnabert2 benchmark gue --data GUE --model my_model -o smoke --tasks 'tf/*' --max-train-rows 256 --max-steps 20
     """
     from dnabert2.finetuning.gue import benchmark_gue, format_table
-    from dnabert2.finetuning.lora import LORA_DEFAULTS
 
-    if lora_targets != ",".join(LORA_DEFAULTS.targets) and not lora:
-        raise click.UsageError("--lora-targets needs --lora")
-    rows = benchmark_gue(data, model, output, tasks=[t.strip() for t in tasks.split(",")] if tasks else None,
-                         seeds=seeds, seed=seed, max_train_rows=max_train_rows, max_eval_rows=max_eval_rows,
-                         max_steps=max_steps, batch_size=batch_size,
-                         lora=({"targets": options.lora_targets(lora_targets), "r": lora_r,
-                                "alpha": lora_alpha, "dropout": lora_dropout} if lora else None),
-                         keep_models=keep_models, device=device, precision=precision, threads=threads, force=force,
-                         quiet=quiet)
+    settings = options.settings_from(GueSettings, given, quiet=quiet)
+    rows = benchmark_gue(settings=settings)
     click.echo(format_table(rows))
     if not quiet:
-        click.echo(f"Wrote {output}/ (results.tsv, results.json, runs/)", err=True)
+        click.echo(f"Wrote {settings.output}/ (results.tsv, results.json, runs/)", err=True)
 
 
 @command.command("tokenizers", cls=options.GroupedCommand)

@@ -6,7 +6,6 @@ import sys
 import click
 
 from dnabert2.common.fields import GROUPS, RUN, option_fields, option_name
-from dnabert2.finetuning.lora import LORA_DEFAULTS, LORA_TARGETS
 
 
 # set by -v on any command; read by the group when it reports an error
@@ -100,10 +99,13 @@ def _click_option(cls, field, how, kind):
         return click.option(*decls, default=field.default, show_default=how.default_text is None, **extra)
     if kind is bool:
         return click.option(*decls, is_flag=True, default=bool(field.default), **extra)
+    default = field.default
+    if how.separator is not None and default is not None:  # the field's tuple, as the command line writes it
+        default = how.separator.join(default)
     if not how.required:  # (a default, even None, would count as given: click asks for a required option unset)
-        extra["default"] = field.default
+        extra["default"] = default
     return click.option(*decls, type=_click_type(how, kind), multiple=how.multiple,
-                        show_default=how.default_text is None and field.default not in (None, ()), **extra)
+                        show_default=how.default_text is None and default not in (None, ()), **extra)
 
 
 def _alias_option(field, how, kind, alias):
@@ -134,30 +136,6 @@ def common_options(f):
     f = click.option("--verbose", "-v", count=True, callback=_setup_logging, expose_value=True,
                      help="Log more (-v info, -vv debug); also prints tracebacks on errors.")(f)
     return f
-
-
-def device_options(f):
-    """--device and --precision, for commands that run the model."""
-    f = click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
-                     show_default=True, help="Numeric precision of the model (auto: bf16 on a GPU or CPU that computes it natively "
-                          "(CPU: AMX or AVX512-BF16), else fp32; the summary names the one used).")(f)
-    f = click.option("--device", default="auto", show_default=True,
-                     help="auto, cpu, cuda or cuda:N (auto picks CUDA when present).")(f)
-    return f
-
-
-def force_option(help="Replace the output folder if it exists."):
-    return click.option("--force", is_flag=True, help=help)
-
-
-def model_run_options(f):
-    """--device, --precision, --threads, -v and --quiet: every command that runs the model."""
-    return common_options(threads_option(device_options(f)))
-
-
-def threads_option(f):
-    return click.option("--threads", type=click.IntRange(min=1), default=None,
-                        help="CPU threads for reading and tokenising (default: all cores).")(f)
 
 
 def command_line():
@@ -211,39 +189,3 @@ def default_output_name(path, suffix):
             name = name[:-len(extension)]
             break
     return f"{name}.{suffix}.h5"
-
-
-def lora_options(f):
-    """--lora and its settings (finetune, benchmark gue); defaults from `dnabert2.finetuning.lora`."""
-    return _stack(f, [
-        click.option("--lora", is_flag=True,
-                     help="Train LoRA adapters (peft) instead of all weights; pooler and classifier train fully."),
-        click.option("--lora-targets", default=",".join(LORA_DEFAULTS.targets), show_default=True,
-                     help=f"Comma-separated modules of every layer to adapt: {', '.join(LORA_TARGETS)}."),
-        click.option("--lora-r", type=int, default=LORA_DEFAULTS.r, show_default=True, help="LoRA rank."),
-        click.option("--lora-alpha", type=int, default=LORA_DEFAULTS.alpha, show_default=True,
-                     help="LoRA scaling alpha."),
-        click.option("--lora-dropout", type=float, default=LORA_DEFAULTS.dropout, show_default=True,
-                     help="LoRA dropout."),
-    ])
-
-
-def lora_targets(text):
-    """'Wqkv, dense' -> ['Wqkv', 'dense']."""
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
-def run_size_options(f):
-    """Batch size, seeds and the knobs that shrink a run (finetune, benchmark gue)."""
-    return _stack(f, [
-        click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
-                     help="Examples per optimiser step."),
-        click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="Train this many seeds; metrics.json reports mean and standard deviation."),
-        click.option("--seed", type=int, default=42, show_default=True,
-                     help="First seed; seeds are SEED, SEED+1, ..."),
-        click.option("--max-train-rows", type=click.IntRange(min=2), default=None,
-                     help="Use a random subset of this many training rows (for quick runs)."),
-        click.option("--max-eval-rows", type=click.IntRange(min=1), default=None,
-                     help="Use a random subset of this many dev and test rows (for quick runs)."),
-    ])

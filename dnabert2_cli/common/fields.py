@@ -37,6 +37,7 @@ class Option:
     aliases: tuple = ()         # old spellings, hidden, still accepted with a one-line notice
     default_text: str = None    # shown as [default: ...] instead of the value (a default computed at run time)
     dash: bool = False          # a path option that accepts '-' (standard input or output)
+    separator: str = None       # the field holds a tuple, given as one text joined by this ("Wqkv,wo")
 
 
 def option(default=None, help="", **how):
@@ -97,6 +98,18 @@ def settings_of(cls, settings, options, what, **positional):
     if not isinstance(settings, cls):
         raise TypeError(f"{what}(): settings must be a {cls.__name__}, not {type(settings).__name__}")
     return dataclasses.replace(settings)
+
+
+def split_joined(settings):
+    """Turn the text of every `separator` option ("Wqkv, wo", as the command line gives it) into the tuple its field
+    holds (("Wqkv", "wo")); a list or tuple from the Python API becomes a tuple too. Call it in __post_init__."""
+    for f, how, _ in option_fields(type(settings)):
+        value = getattr(settings, f.name)
+        if how.separator is None or value is None:
+            continue
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(how.separator)]
+        setattr(settings, f.name, tuple(part for part in value if part))
 
 
 def _plain_type(hint):

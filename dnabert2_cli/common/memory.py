@@ -129,7 +129,7 @@ def _cgroup_room():
 
 def check_fits(needed, what, lower, device=None):
     """InputError when `needed` bytes exceed the memory available; `what` says what needs it, `lower` which
-    options to lower (e.g. "--max-length (now 512) or --batch-size (now 32)")."""
+    options to lower (e.g. "--max-tokens (now 512) or --batch-size (now 32)")."""
     if os.environ.get("DNABERT2_SKIP_MEMORY_CHECK"):
         return
     available = available_bytes(device)

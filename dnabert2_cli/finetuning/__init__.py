@@ -2,7 +2,8 @@
 
 One module per job: tables.py (labelled tables), settings.py (the options), lora.py, encoding.py (token ids and
 batches), tasks.py (loss and outputs per task), classifier.py (build, save, `load_finetuned`), loop.py (training
-and evaluation), metrics.py, reports.py (the output files), run.py (`finetune`), gue.py (`benchmark_gue`).
+and evaluation), resume.py (OUT.partial/ and --resume), metrics.py, reports.py (the output files), run.py
+(`finetune`), gue.py (`benchmark_gue`).
 """
 from importlib import import_module
 

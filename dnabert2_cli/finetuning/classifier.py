@@ -9,6 +9,8 @@ import numpy as np
 from dnabert2.finetuning.tasks import PROBLEM_TYPES
 
 ADAPTER_FOLDER = "adapter"
+# the shipped model whose tokenizer (the released DNABERT-2 BPE) a --model preset is built with
+RELEASED_TOKENIZER = "pretrained"
 
 
 def set_seed(seed):
@@ -31,15 +33,27 @@ def _load_encoder_model(model_path):
 
 
 def build_classifier(model_path, data, seed, device):
-    """The encoder from `model_path` under a fresh head for this task (head initialised from `seed`)."""
+    """The encoder from `model_path` under a fresh head for this task (head initialised from `seed`); a preset name
+    (`settings.is_preset`) gives a random initialisation of that architecture (from `seed`) with the released
+    tokenizer."""
     import copy
 
-    from dnabert2.model import DNABert2ForSequenceClassification
+    from dnabert2.finetuning.settings import is_preset
+    from dnabert2.model import DNABert2Config, DNABert2ForSequenceClassification
 
     set_seed(seed)
-    # float32 weights on the CPU first: training runs mixed precision through autocast, never in bf16 weights
-    encoder, tokenizer = _load_encoder_model(model_path)
-    config = copy.deepcopy(encoder.config)
+    if is_preset(model_path):
+        from dnabert2.shipped import model_path as shipped_path
+        from dnabert2.tokenizer import load_tokenizer
+
+        encoder = None
+        tokenizer = load_tokenizer(shipped_path(RELEASED_TOKENIZER))
+        config = DNABert2Config.from_preset(model_path, vocab_size=len(tokenizer),
+                                            pad_token_id=tokenizer.pad_token_id)
+    else:
+        # float32 weights on the CPU first: training runs mixed precision through autocast, never in bf16 weights
+        encoder, tokenizer = _load_encoder_model(model_path)
+        config = copy.deepcopy(encoder.config)
     config.num_labels = 1 if data.task == "regression" else len(data.label_names)
     config.problem_type = PROBLEM_TYPES[data.task]
     config.id2label = {i: name for i, name in enumerate(data.label_names)}
@@ -47,8 +61,9 @@ def build_classifier(model_path, data, seed, device):
     config.architectures = ["DNABert2ForSequenceClassification"]
     set_seed(seed)
     model = DNABert2ForSequenceClassification(config)
-    copy_encoder(model, encoder)
-    del encoder
+    if encoder is not None:
+        copy_encoder(model, encoder)
+        del encoder
     return model.to(device), tokenizer
 
 

@@ -62,7 +62,7 @@ def encode_all(tokenizer, labelled, max_length):
     encoded = {name: encode_split(tokenizer, split, max_length) for name, split in labelled.splits().items()}
     for name, enc in encoded.items():
         if enc.truncated:
-            log.warning("%s: %d of %d examples truncated to %d tokens (--max-length sets the length)", name,
+            log.warning("%s: %d of %d examples truncated to %d tokens (--max-tokens sets the length)", name,
                         enc.truncated, len(enc.lengths), max_length)
     return encoded, max_length
 
@@ -77,7 +77,7 @@ def check_batch_memory(encoded, settings, max_length, model, device, dtype):
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     needed = training_bytes(ModelSize.of(model.config, dtype, device), rows, length, trainable)
     check_fits(needed, f"training: the largest batch ({rows} rows of {length} tokens)",
-               f"--max-length (now {max_length}) or --batch-size (now {settings.batch_size})", device)
+               f"--max-tokens (now {max_length}) or --batch-size (now {settings.batch_size})", device)
 
 
 def collate(encoded, indices, pad_id, device):

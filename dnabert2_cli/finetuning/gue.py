@@ -12,8 +12,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from dnabert2.common.files import check_new_output, output_dir
+from dnabert2.common.fields import settings_of
+from dnabert2.common.files import check_new_output, output_dir, output_lock
 from dnabert2.errors import InputError
+from dnabert2.finetuning.settings import GueSettings, LoraFields, RunSize, shared_options
 from dnabert2.finetuning.tables import table_names
 
 log = logging.getLogger(__name__)
@@ -83,58 +85,64 @@ def _has(folder, split):
     return any((folder / name).is_file() for name in table_names(split))
 
 
-def benchmark_gue(data, model, output, *, tasks=None, seeds=1, seed=42, max_train_rows=None, max_eval_rows=None,
-                  max_steps=None, batch_size=32, lora=None, keep_models=False, device="auto", precision="auto",
-                  threads=None, force=False, quiet=True):
+def benchmark_gue(data=None, model=None, output=None, settings=None, **options):
     """Fine-tune `model` on every GUE dataset folder under `data` with the paper's protocol; write
     OUTPUT/results.tsv, OUTPUT/results.json and one fine-tuning folder per dataset under OUTPUT/runs/.
-    `tasks` (glob patterns on keys such as 'prom/*'), `max_train_rows`, `max_eval_rows` and `max_steps` shrink
-    the run for smoke tests; `lora` is None or a `LoraSettings` (a dict of its fields works too). Returns the
-    result rows."""
+
+    options are the fields of `GueSettings` (the options of `dnabert2 benchmark gue`): `tasks` (glob patterns on
+    keys such as 'prom/*'), `max_train_rows`, `max_eval_rows` and `max_steps` shrink the run for smoke tests;
+    `lora` (True) with lora_targets, lora_r, lora_alpha, lora_dropout; seeds, seed, batch_size, keep_models,
+    device, precision, threads, force; or pass `settings`, a `GueSettings`. `model` as for `finetune` (None: the
+    model shipped in the package). Returns the result rows."""
     import fnmatch
 
-    from dnabert2.finetuning.run import finetune
-    from dnabert2.finetuning.settings import lora_fields
-
-    output = check_new_output(output, force)
-    folders = find_datasets(data)
-    if tasks:
-        folders = [f for f in folders if any(fnmatch.fnmatch(dataset_key(f), p.lower()) for p in tasks)]
-        if not folders:
-            raise InputError(f"--tasks {','.join(tasks)}: matches none of the dataset folders under {data}")
-    rows = []
-    with output_dir(output, force) as tmp:
-        for folder in folders:
-            key = dataset_key(folder)
-            protocol = PROTOCOLS.get(key, DEFAULT_PROTOCOL)
-            row = {"dataset": f"{folder.parent.name}/{folder.name}", "metric": protocol.metric,
-                   "paper_dnabert2": PAPER_DNABERT2.get(key), "ours": None, "ours_std": None, "train_rows": None,
-                   "steps": None, "max_length": protocol.max_length, "status": "ok"}
-            if not (_has(folder, "train") and _has(folder, "test")):
-                row["status"] = "skipped: no train or test table"
-                rows.append(row)
-                log.warning("%s: skipped (no train or test table)", folder)
-                continue
-            steps = protocol.max_steps
-            if max_steps is not None:
-                steps = max_steps if steps is None else min(steps, max_steps)
-            run_dir = tmp / "runs" / row["dataset"].replace("/", "_")
-            run_dir.parent.mkdir(parents=True, exist_ok=True)
-            summary = finetune(run_dir, model=model, data=folder, epochs=protocol.epochs, max_steps=steps,
-                               eval_every=protocol.eval_every, max_length=protocol.max_length,
-                               batch_size=batch_size, seeds=seeds, seed=seed, **lora_fields(lora),
-                               max_train_rows=max_train_rows, max_eval_rows=max_eval_rows,
-                               save_model=keep_models, device=device, precision=precision, threads=threads,
-                               quiet=quiet)
-            row["ours"] = 100.0 * summary["test"][protocol.metric]
-            row["ours_std"] = 100.0 * summary["test_std"][protocol.metric]
-            row["train_rows"] = summary["rows"]["train"]
-            row["steps"] = summary["steps"]
-            row["max_length"] = summary["max_length"]
-            rows.append(row)
-        (tmp / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
-        (tmp / "results.tsv").write_text(format_tsv(rows))
+    for name, value in (("data", data), ("model", model), ("output", output)):
+        if value is not None:
+            options[name] = value
+    s = settings_of(GueSettings, settings, options, "benchmark_gue")
+    s.check()
+    with output_lock(s.output):
+        check_new_output(s.output, s.force)
+        folders = find_datasets(s.data)
+        if s.tasks:
+            folders = [f for f in folders if any(fnmatch.fnmatch(dataset_key(f), p.lower()) for p in s.tasks)]
+            if not folders:
+                raise InputError(f"--tasks {','.join(s.tasks)}: matches none of the dataset folders under {s.data}")
+        with output_dir(s.output, s.force) as tmp:
+            rows = [_run_dataset(folder, s, tmp) for folder in folders]
+            (tmp / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+            (tmp / "results.tsv").write_text(format_tsv(rows))
     return rows
+
+
+def _run_dataset(folder, s, tmp):
+    """Fine-tune on one dataset folder with its protocol into tmp/runs/; its row of the results table."""
+    from dnabert2.common.runtime import DeviceSettings
+    from dnabert2.finetuning.run import finetune
+
+    key = dataset_key(folder)
+    protocol = PROTOCOLS.get(key, DEFAULT_PROTOCOL)
+    row = {"dataset": f"{folder.parent.name}/{folder.name}", "metric": protocol.metric,
+           "paper_dnabert2": PAPER_DNABERT2.get(key), "ours": None, "ours_std": None, "train_rows": None,
+           "steps": None, "max_length": protocol.max_length, "status": "ok"}
+    if not (_has(folder, "train") and _has(folder, "test")):
+        row["status"] = "skipped: no train or test table"
+        log.warning("%s: skipped (no train or test table)", folder)
+        return row
+    steps = protocol.max_steps
+    if s.max_steps is not None:
+        steps = s.max_steps if steps is None else min(steps, s.max_steps)
+    run_dir = tmp / "runs" / row["dataset"].replace("/", "_")
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    summary = finetune(run_dir, model=s.model, data=str(folder), epochs=protocol.epochs, max_steps=steps,
+                       eval_every=protocol.eval_every, max_tokens=protocol.max_length, save_model=s.keep_models,
+                       checkpoint=False, quiet=s.quiet, **shared_options(s, RunSize, LoraFields, DeviceSettings))
+    row["ours"] = 100.0 * summary["test"][protocol.metric]
+    row["ours_std"] = 100.0 * summary["test_std"][protocol.metric]
+    row["train_rows"] = summary["rows"]["train"]
+    row["steps"] = summary["steps"]
+    row["max_length"] = summary["max_length"]
+    return row
 
 
 def _number(value):

@@ -1,4 +1,5 @@
-"""LoRA through peft: which modules of every encoder layer it adapts, its settings and their defaults.
+"""LoRA through peft: which modules of every encoder layer it adapts, and their checks (the options and their
+defaults are the fields of `settings.LoraFields`).
 
 The attention's fused `Wqkv` is the default target (the original script's `query,value` do not exist in this
 model); the classifier and pooler stay fully trainable.
@@ -14,14 +15,15 @@ LORA_TARGETS = {"Wqkv": "attention.self.Wqkv", "dense": "attention.output.dense"
 
 @dataclass(frozen=True)
 class LoraSettings:
-    """The LoRA options (`--lora-targets`, `--lora-r`, `--lora-alpha`, `--lora-dropout`); defaults live here."""
-    targets: tuple = ("Wqkv",)
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.05
+    """The LoRA of one run (`--lora-targets`, `--lora-r`, `--lora-alpha`, `--lora-dropout`), from
+    `settings.LoraFields.lora_settings()`."""
+    targets: tuple
+    r: int
+    alpha: int
+    dropout: float
 
     def __post_init__(self):
-        object.__setattr__(self, "targets", tuple(self.targets))  # a list from the CLI or a dict
+        object.__setattr__(self, "targets", tuple(self.targets))  # a list from the Python API
 
     def check_values(self):
         """InputError for a rank, alpha or dropout out of range (checked even when LoRA is off, as always)."""
@@ -43,9 +45,6 @@ class LoraSettings:
             import peft  # noqa: F401
         except ImportError:
             raise InputError("--lora needs the peft package: pip install 'dnabert2[lora]'") from None
-
-
-LORA_DEFAULTS = LoraSettings()
 
 
 def apply_lora(model, settings):

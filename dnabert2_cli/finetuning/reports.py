@@ -2,7 +2,7 @@
 seeds/ (see docs/commands/finetune.md)."""
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ class FinishedRun:
 
 
 def base_model_name(model):
-    """The resolved path of a model folder, or a hub id as given."""
+    """The resolved path of a model folder, or a preset name or hub id as given."""
     return str(Path(model).resolve()) if Path(model).exists() else str(model)
 
 
@@ -68,6 +68,15 @@ def metrics_summary(finished):
     return summary
 
 
+# the options training_record.json lists, in its order
+RECORDED_OPTIONS = ("epochs", "max_steps", "batch_size", "lr", "warmup_steps", "weight_decay", "max_grad_norm",
+                    "eval_every", "select_metric", "patience", "class_weights_mode", "max_tokens", "lora",
+                    "lora_targets", "lora_r", "lora_alpha", "lora_dropout", "save_adapter", "seeds", "seed",
+                    "max_train_rows", "max_eval_rows", "save_model")
+# record keys that are not the field's name: the key from before --max-length became --max-tokens is kept
+RECORD_KEYS = {"max_tokens": "max_length"}
+
+
 def training_record(finished):
     """The content of training_record.json: where everything came from and how it was trained."""
     import torch
@@ -75,7 +84,7 @@ def training_record(finished):
     from dnabert2.common.files import sha256_files
 
     data, settings = finished.data, finished.settings
-    options = asdict(settings)
+    options = {RECORD_KEYS.get(name, name): getattr(settings, name) for name in RECORDED_OPTIONS}
     options["lora_targets"] = list(settings.lora_targets)
     options.update(total_steps=settings.schedule(len(data.train.table))[0], device=str(finished.device),
                    precision=str(finished.dtype).replace("torch.", ""))
