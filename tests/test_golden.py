@@ -326,3 +326,11 @@ def test_every_golden_copy_has_its_command_lines():
     """A golden copy without an entry in GOLDEN (renamed or dropped) is a stale file, not a silent pass."""
     stored = {p.stem for p in GOLDEN_DIR.glob("*.json")}
     assert stored == set(GOLDEN), f"stale: {sorted(stored - set(GOLDEN))}, missing: {sorted(set(GOLDEN) - stored)}"
+
+
+def test_docs_list_the_golden_command_lines():
+    """docs/testing.md lists the command lines of GOLDEN, in order (the issue notes cite that list)."""
+    text = (GOLDEN_DIR.parent.parent / "docs" / "testing.md").read_text()
+    block = re.search(r"```text\n(.*?)```", text, re.S)
+    assert block, "docs/testing.md: no ```text block of the golden command lines"
+    assert block.group(1).splitlines() == [line for name in GOLDEN for line in GOLDEN[name]]
