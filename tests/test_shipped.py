@@ -310,7 +310,7 @@ def test_pretrained_card_numbers_are_the_pretraining_and_transfer_records():
     card = (model_path("pretrained") / "README.md").read_text()
     run = records["pretraining.json"]["continued"]
     transfer = records["transfer.json"]
-    assert transfer_section(transfer) in card and probe_section(transfer["masked_lm_probe"]) in card
+    assert transfer_section(transfer, run["steps"]) in card and probe_section(transfer["masked_lm_probe"]) in card
     assert f"{run['eval_loss_last']:.3f} at step {run['eval_step_last']}" in card
     assert run["command"] in card
     assert len(transfer["tasks"]) >= 4
@@ -524,12 +524,13 @@ def test_finetune_options_change_only_the_seed():
 def test_promoter_card_holds_the_heldout_record_and_the_runs():
     import json
 
-    from scripts.shipped.cards import calibration_reading, heldout_tables, heldout_verdict
+    from scripts.shipped.cards import calibration_reading, heldout_summary, heldout_tables, heldout_verdict
 
     heldout = _records("promoter")["heldout.json"]
     evaluation = _records("promoter")["evaluation.json"]
     card = (model_path("promoter") / "README.md").read_text()
-    for text in (heldout_tables(heldout), heldout_verdict(heldout), calibration_reading(evaluation["calibration"])):
+    for text in (heldout_tables(heldout), heldout_summary(heldout), heldout_verdict(heldout),
+                 calibration_reading(evaluation["calibration"])):
         assert text in card
     spec = json.loads((REPO / "scripts" / "shipped" / "heldout.json").read_text())
     assert heldout["spec"] == spec and sorted(heldout["sets"]) == sorted(s["name"] for s in spec["sets"])

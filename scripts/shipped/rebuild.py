@@ -143,7 +143,7 @@ def continue_pretraining(out, data_root, base):
     if "note" in step:
         summary["continued"]["note"] = step["note"]
     (out / "pretrained" / "pretraining.json").write_text(portable(json.dumps(summary, indent=1) + "\n", out,
-                                                                  data_root))
+                                                                  data_root, base))
     return summary
 
 
@@ -256,22 +256,20 @@ def rebuild(out, data_root, pretrained=None, install=False):
         base = out / "base_pretrained"
     else:
         base = Path(pretrained).resolve()
-    record = {"data_root": str(data_root), "model_config": MODEL_CONFIG,
+    record = {"data_root": str(data_root), "base": str(base), "model_config": MODEL_CONFIG,
               "pretraining": continue_pretraining(out, data_root, base)}
     record.update(finetune_promoter(out, data_root))
-    started = time.time()
-    record["heldout"] = evaluate_heldout(out / "promoter", out / "heldout", data_root,
-                                         out / "promoter_tables_plain" / "train.csv")
-    print(f"[rebuild] held-out evaluation: done in {time.time() - started:.1f} s", file=sys.stderr, flush=True)
-    started = time.time()
-    record["evaluation"] = evaluate(out / "promoter", out / "evaluation", data_root, EVALUATE_OPTIONS)
-    print(f"[rebuild] evaluate promoter on chr2: done in {time.time() - started:.1f} s", file=sys.stderr, flush=True)
+    model = digest(out / "promoter", MODEL_FILES)
+    record["heldout"] = evaluated(out / "heldout" / "heldout.json", model, "held-out evaluation", lambda: evaluate_heldout(
+        out / "promoter", out / "heldout", data_root, out / "promoter_tables_plain" / "train.csv"))
+    record["evaluation"] = evaluated(out / "evaluation" / "evaluation.json", model, "chr2 evaluation", lambda: evaluate(
+        out / "promoter", out / "evaluation", data_root, EVALUATE_OPTIONS))
     record["evaluation"]["soup"], record["evaluation"]["calibration"] = record["soup"], record["calibration"]
     record["transfer"] = compare(out, data_root, probe_models={"base": base})
     write_cards(out, record)
     for name, key, file in (("pretrained", "transfer", "transfer.json"), ("promoter", "evaluation", "evaluation.json"),
                             ("promoter", "heldout", "heldout.json")):
-        (out / name / file).write_text(portable(json.dumps(record[key], indent=1) + "\n", out, data_root))
+        (out / name / file).write_text(portable(json.dumps(record[key], indent=1) + "\n", out, data_root, base))
     (out / "record.json").write_text(json.dumps(record, indent=1) + "\n")
     if install:
         import dnabert2.shipped as shipped
@@ -282,6 +280,22 @@ def rebuild(out, data_root, pretrained=None, install=False):
             shutil.copytree(out / name, package / name)
         print(f"[rebuild] installed into {package}", file=sys.stderr)
     return record
+
+
+def evaluated(path, inputs, name, compute):
+    """compute()'s result, kept in `path` with the model's fingerprint `inputs`: a rerun of the rebuild with the same
+    model reads it back instead of evaluating again."""
+    path = Path(path)
+    if path.is_file():
+        kept = json.loads(path.read_text())
+        if kept.get("inputs") == inputs:
+            print(f"[rebuild] {name}: kept ({path})", file=sys.stderr, flush=True)
+            return kept
+    started = time.time()
+    result = {**compute(), "inputs": inputs}
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"[rebuild] {name}: done in {time.time() - started:.1f} s", file=sys.stderr, flush=True)
+    return result
 
 
 def main(argv=None):
