@@ -1,6 +1,6 @@
 """The models shipped in the package (dnabert2.shipped): present, small, loadable, the defaults of embed/predict,
 the promoter classifier ranks real chr2 promoters above genomic background, and the model cards say what the
-measured records shipped beside them (evaluation.json, pretraining.json, transfer.json) hold."""
+measured records shipped beside them (evaluation.json, heldout.json, pretraining.json, transfer.json) hold."""
 from pathlib import Path
 
 import h5py
@@ -180,11 +180,13 @@ def test_promoters_outscore_background_on_chr2(shared, tmp_path):
 def test_model_cards_name_their_commands_and_numbers():
     pretrained = (model_path("pretrained") / "README.md").read_text()
     promoter = (model_path("promoter") / "README.md").read_text()
-    assert "dnabert2 pretrain --genome" in pretrained and "dnabert2 convert" in pretrained
+    assert "dnabert2 pretrain --init" in pretrained and "--table" in pretrained and "dnabert2 convert" in pretrained
     assert "dnabert2 finetune --model" in promoter and "dnabert2 predict --bed" in promoter
+    assert "dnabert2 predict --fasta" in promoter  # the held-out evaluation's commands
     for card in (pretrained, promoter):
         assert "python scripts/shipped/rebuild.py" in card and "wall time" in card.lower()
-    assert "AUROC" in promoter and "## Test metrics" in promoter
+    assert "AUROC" in promoter and "## Held-out evaluation (defined before training" in promoter
+    assert promoter.index("## Held-out evaluation") < promoter.index("## Report only")
 
 
 def test_split_keeps_a_sequence_and_its_reverse_complement_together():
@@ -301,22 +303,28 @@ def test_promoter_card_numbers_are_the_evaluation_record():
 
 
 def test_pretrained_card_numbers_are_the_pretraining_and_transfer_records():
-    from scripts.shipped.cards import transfer_section
+    from scripts.shipped.cards import probe_section, transfer_section
+    from scripts.shipped.pretrain_data import READ_GUE
 
     records = _records("pretrained")
     card = (model_path("pretrained") / "README.md").read_text()
-    pre = records["pretraining.json"]
-    assert transfer_section(records["transfer.json"], pre["steps"]) in card
-    assert f"{pre['eval_loss_last']:.3f} at step {pre['eval_step_last']}" in card
-    assert pre["command"] in card
-    transfer = records["transfer.json"]["tasks"]
-    assert len(transfer) >= 4
-    for row in transfer.values():
+    run = records["pretraining.json"]["continued"]
+    transfer = records["transfer.json"]
+    assert transfer_section(transfer, run["steps"]) in card and probe_section(transfer["masked_lm_probe"]) in card
+    assert f"{run['eval_loss_last']:.3f} at step {run['eval_step_last']}" in card
+    assert run["command"] in card
+    assert len(transfer["tasks"]) >= 4
+    marks = {task: row["backbone_read_train"] for task, row in transfer["tasks"].items()}
+    assert marks == {task: task in READ_GUE for task in transfer["tasks"]} and any(marks.values())
+    assert not all(marks.values())  # tasks whose tables the backbone never read are shown too
+    for row in transfer["tasks"].values():
         for arm in ("pretrained", "random_init"):
             seeds = row[arm]["per_seed"]
             assert len(seeds) >= 3
             assert row[arm]["mcc"] == pytest.approx(float(np.mean(seeds)), abs=1e-9)
             assert row[arm]["mcc_std"] == pytest.approx(float(np.std(seeds, ddof=1)), abs=1e-9)
+    for task, probe in transfer["masked_lm_probe"].items():
+        assert {"base", "pretrained", "random_init", "unigram", "unigram_dev"} <= set(probe), task
 
 
 def test_shipped_evaluation_reproduces_on_chr2(shared, tmp_path):
@@ -504,39 +512,33 @@ def test_average_weights_of_a_model_with_itself_is_that_model(tmp_path):
 
 
 def test_finetune_options_change_only_the_seed():
-    from scripts.shipped.rebuild import FINETUNE_OPTIONS, SEEDS, finetune_options, seed_run
+    from scripts.shipped.rebuild import FINETUNE_OPTIONS, RECIPES, RUNS, finetune_options, run_name
 
-    assert SEEDS[0] == 42 and finetune_options(42) == FINETUNE_OPTIONS  # the cached seed-42 step stays valid
-    assert seed_run(42) == ("finetune", "finetune_run")
-    for seed in SEEDS[1:]:
-        changed = [(a, b) for a, b in zip(FINETUNE_OPTIONS, finetune_options(seed)) if a != b]
-        assert changed == [("42", str(seed))] and seed_run(seed) == (f"finetune_seed{seed}", f"finetune_run_seed{seed}")
+    assert finetune_options(42) == FINETUNE_OPTIONS
+    changed = [(a, b) for a, b in zip(FINETUNE_OPTIONS, finetune_options(7)) if a != b]
+    assert changed == [("42", "7")]
+    assert {recipe for recipe, _ in RUNS} <= set(RECIPES)
+    assert len({run_name(*run) for run in RUNS}) == len(RUNS)
 
 
-def test_promoter_card_seed_table_is_the_evaluation_record():
-    from scripts.shipped.cards import (calibration_reading, history, probability_reading, seed_reading, seed_tables,
-                                       soup_reading)
-    from scripts.shipped.rebuild import SEEDS
+def test_promoter_card_holds_the_heldout_record_and_the_runs():
+    import json
 
+    from scripts.shipped.cards import calibration_reading, heldout_summary, heldout_tables, heldout_verdict
+
+    heldout = _records("promoter")["heldout.json"]
     evaluation = _records("promoter")["evaluation.json"]
     card = (model_path("promoter") / "README.md").read_text()
-    assert sorted(evaluation["seeds"]) == [str(s) for s in SEEDS]
-    overall, per_class = seed_tables(evaluation)
-    for text in (overall, per_class, seed_reading(evaluation), probability_reading(evaluation), history(evaluation),
-                 calibration_reading(evaluation["calibration"]), soup_reading(evaluation["soup"])):
+    for text in (heldout_tables(heldout), heldout_summary(heldout), heldout_verdict(heldout),
+                 calibration_reading(evaluation["calibration"])):
         assert text in card
-    for seed, entry in evaluation["seeds"].items():
-        for mode in ("centre_300bp", "tiled_300bp"):
-            scores = entry["modes"][mode]["scores"]
-            assert set(scores) == {"all", *GROUPS[1:]}
-            assert f"| seed {seed} run (float32) |" in overall
-            assert f"{scores['all']['auroc']:.3f} | {scores['all']['auprc']:.3f}" in overall
-    assert "spread over seeds was not measured" not in card and "ninth try" in card
-    soup, uniform = evaluation["soup"], evaluation["uniform"]
-    assert set(soup["chosen"]) <= set(SEEDS) and sorted(uniform["seeds"]) == list(SEEDS)
-    assert f"average of the weights of {len(soup['chosen'])} of {len(SEEDS)} fine-tunes" in card
-    assert f"| uniform average of the {len(SEEDS)} runs, calibrated (float32) |" in overall
-    # the soup's record follows its own rule: best run first, a run kept when the loss does not rise
+    spec = json.loads((REPO / "scripts" / "shipped" / "heldout.json").read_text())
+    assert heldout["spec"] == spec and sorted(heldout["sets"]) == sorted(s["name"] for s in spec["sets"])
+    for entry in heldout["sets"].values():
+        for m in entry["modes"].values():
+            assert set(m["scores"]) == {"classifier", "cpg_oe", "gc", "kmer_logistic"}
+            assert m["command"] in card
+    soup = evaluation["soup"]  # the soup's record follows its own rule: best run first, kept when no worse
     assert [r["log_loss"] for r in soup["ranking"]] == sorted(r["log_loss"] for r in soup["ranking"])
     best = soup["ranking"][0]["log_loss"]
     for step in soup["tries"]:
@@ -545,23 +547,74 @@ def test_promoter_card_seed_table_is_the_evaluation_record():
     assert soup["log_loss"] == best
 
 
-def test_seed_reading_says_whether_the_tiled_target_is_met_from_the_numbers():
+def test_heldout_verdict_follows_the_numbers():
     import copy
 
-    from scripts.shipped.cards import seed_reading
+    from scripts.shipped.cards import heldout_verdict
 
-    evaluation = copy.deepcopy(_records("promoter")["evaluation.json"])
-    tiled = evaluation["modes"]["tiled_300bp"]["scores"]
-    tiled["cpg_oe"]["all"]["auroc"] = 0.869
-    tiled["classifier"]["all"]["auroc"] = 0.875
-    assert "target (AUROC at least 0.87 and above CpG o/e) is met" in seed_reading(evaluation)
-    for value, cpg, why in ((0.8699, 0.86, "(below 0.87)"), (0.88, 0.89, "(not above CpG o/e)"),
-                            (0.86, 0.865, "(below 0.87 and not above CpG o/e)")):
-        tiled["classifier"]["all"]["auroc"], tiled["cpg_oe"]["all"]["auroc"] = value, cpg
-        assert f"is not met: {value:.4f} against CpG o/e {cpg:.4f} {why}." in seed_reading(evaluation)
-    for entry in evaluation["seeds"].values():
-        entry["modes"]["tiled_300bp"]["scores"]["all"]["auroc"] = 0.5
-    assert "above every run" in seed_reading(evaluation)
+    cell = {"scores": {"classifier": {"versus_cpg_oe": {"difference": 0.05, "low": 0.01, "high": 0.09}}},
+            "mean_probability": {"promoter": 0.7, "enhancer": 0.2}}
+    heldout = {"sets": {"a": {"modes": {"whole": cell}}, "b": {"modes": {"whole": copy.deepcopy(cell)}}}}
+    assert heldout_verdict(heldout).count("Target met.") == 2
+    heldout["sets"]["b"]["modes"]["whole"]["scores"]["classifier"]["versus_cpg_oe"] = {
+        "difference": -0.01, "low": -0.05, "high": 0.03}
+    heldout["sets"]["b"]["modes"]["whole"]["mean_probability"]["enhancer"] = 0.6
+    verdict = heldout_verdict(heldout)
+    assert "below on b whole" in verdict and verdict.count("Target not met.") == 2
+    assert "except b whole (enhancer 0.600)" in verdict
+
+
+def test_heldout_sets_filter_tasks_and_drop_sequences_with_two_classes(tmp_path):
+    from scripts.shipped.heldout import centre, kmer_features, set_rows
+
+    table = tmp_path / "t.csv"
+    table.write_text("sequence,label,task\nAAAC,promoter,p\nCCCG,background,p\nGGGT,promoter,other\n"
+                     "AAAC,promoter,p2\nTTTA,promoter,p\nTTTA,background,p\n")
+    rows = set_rows(tmp_path, {"tables": ["t.csv"], "tasks": ["p", "p2"], "positive": ["promoter"],
+                               "negative": ["background"]})
+    assert rows == [("AAAC", "promoter"), ("CCCG", "background")]
+    assert centre("A" * 100 + "C" * 300 + "A" * 100) == "C" * 300 and centre("ACGT") == "ACGT"
+    features = kmer_features(["ACGTACGTAA", "TTACGTACGT"])  # a sequence and its reverse complement
+    assert features.shape == (2, 256) and np.allclose(features.sum(1), 1) and np.allclose(features[0], features[1])
+
+
+def test_pretraining_genome_rows_leave_out_benchmark_intervals_and_n():
+    from scripts.shipped.pretrain_data import genome_rows
+
+    sequence = "A" * 1000 + "C" * 1000 + "G" * 500 + "N" + "G" * 499 + "T" * 1000 + "AC"
+    rows = genome_rows(sequence.lower(), [(1500, 1600)], chunk=1000)
+    assert rows == ["A" * 1000, "T" * 1000]
+
+
+def test_promoter_tables_keep_regulatory_splits_and_drop_rows_sharing_50bp_with_held_out(tmp_path):
+    from scripts.shipped.promoter_data import REGULATORY, build_tables
+
+    write_tata_train(tmp_path, seed=3, rows=40, length=120)
+    rng = np.random.default_rng(4)
+    held = "".join(rng.choice(list("ACGT"), 200))
+    made = {}
+    for folder, labels in REGULATORY:
+        (tmp_path / "human_regulatory" / folder).mkdir(parents=True)
+        for split in ("train", "dev"):
+            rows = [("".join(rng.choice(list("ACGT"), 100)), name) for name in labels for _ in range(3)]
+            made.update({s: (split, labels[n]) for s, n in rows})
+            (tmp_path / "human_regulatory" / folder / f"{split}.csv").write_text(
+                "sequence,label\n" + "".join(f"{s},{n}\n" for s, n in rows))
+    leaking = next(s for s, (split, _) in made.items() if split == "train")
+    sharing = leaking[:40] + held[100:160]  # 60 bp of the held-out sequence
+    path = tmp_path / "human_regulatory" / REGULATORY[0][0] / "train.csv"
+    path.write_text(path.read_text().replace(leaking, sharing))
+    counts = build_tables(tmp_path, tmp_path / "tables", background=False, regulatory=True, held_out=[held],
+                          plain_train=tmp_path / "plain.csv")
+    assert counts["dropped_sharing_50bp_with_held_out"] == 1
+    for split in ("train", "dev", "test"):
+        for line in (tmp_path / "tables" / f"{split}.csv").read_text().splitlines()[1:]:
+            sequence, label = line.split(",")
+            if sequence in made:
+                assert made[sequence] == (split, LABEL_NAMES.index(label))
+    assert sharing not in (tmp_path / "plain.csv").read_text()
+    plain, train = ((tmp_path / f).read_text().splitlines() for f in ("plain.csv", "tables/train.csv"))
+    assert sorted(plain) == sorted(train)  # without augmentation the train split is the plain one, shuffled
 
 
 def test_platt_scaling_recovers_a_known_scale_and_shift():

@@ -13,7 +13,12 @@ Negatives: real human genomic DNA that is not a promoter set, never from the chr
   three at a time into 303 bp rows so they have the length of a promoter window,
 - the GC-matched human genomic negatives of the ENCODE NFE2 lsgkm set (hg19; any on chr2 below 3 Mbp are left
   out, so none can overlap the hg38 chr2:1-2,333,275 evaluation slice),
-- the human mitochondrion in 300 bp tiles.
+- the human mitochondrion in 300 bp tiles,
+- since issue 24, real regulatory DNA that is not a promoter (`human_regulatory/`): the Ensembl Regulatory Build's
+  enhancers and open-chromatin regions, Ensembl open-chromatin regions and their random genomic intervals, Cohn et
+  al.'s enhancers and their genomic negatives; and the Ensembl promoters as more positives. These rows keep the
+  split they have there (train or dev); their test splits are never read (scripts/shipped/heldout.json), and no
+  row sharing a 50 bp substring (either strand) with a held-out sequence enters any split.
 Other species' genomes are not used: their CpG is not depleted as in vertebrate DNA, so they would teach that
 CpG-rich DNA is background.
 
@@ -50,6 +55,15 @@ SPLITS = ("train", "dev", "test")
 # the train split's augmentation (scripts/shipped/augment.py): two crops of 150-300 bp per row, either strand,
 # every crop dinucleotide-shuffled
 AUGMENT = {"copies": 2, "min_length": 150, "shuffled_fraction": 1.0}
+# issue 24's recipes: crops of 150-300 bp, either strand, none shuffled (the regulatory background leaves more than
+# composition to learn) or half of them shuffled; the greedy soup picks among the runs on the dev split
+AUGMENT_REAL = {"copies": 2, "min_length": 150, "max_length": LENGTH, "shuffled_fraction": 0.0}
+AUGMENT_HALF = {"copies": 2, "min_length": 150, "max_length": LENGTH, "shuffled_fraction": 0.5}
+# human_regulatory tables: (folder, {class name: label}); their own train/dev splits are kept, test never read
+REGULATORY = (("ensembl_regulatory", {"promoter": 1, "enhancer": 0, "ocr": 0}),
+              ("open_chromatin_ensembl", {"ocr": 0, "background": 0}),
+              ("enhancers_cohn", {"enhancer": 0, "background": 0}))
+OVERLAP = 50  # bp: a training row sharing this many with a held-out sequence (either strand) is dropped
 
 
 def split_of(sequence):
@@ -86,6 +100,36 @@ def background_rows(data_root, seed):
     """(sequence, 0, source) human genomic background rows (see the module docstring)."""
     root = Path(data_root)
     return (_lsgkm_rows(root) + _splice_rows(root) + _tf_negative_rows(root, seed) + _chrm_rows(root))
+
+
+def regulatory_rows(data_root):
+    """(sequence, label, source, split) of the train and dev splits of REGULATORY (split: "train" or "dev")."""
+    rows = []
+    for folder, labels in REGULATORY:
+        for split in ("train", "dev"):
+            path = Path(data_root) / "human_regulatory" / folder / f"{split}.csv"
+            if not path.is_file():
+                raise InputError(located(path, "not found (the human_regulatory tables of the shared data)"))
+            for sequence, name in _table(path):
+                if name not in labels:
+                    raise InputError(located(path, f"unknown class {name!r} (expected {', '.join(labels)})"))
+                rows.append((sequence, labels[name], f"{folder}_{name}", split))
+    return rows
+
+
+def overlap_keys(sequences, k=OVERLAP):
+    """Hashes of every k-mer of the sequences and of their reverse complements."""
+    from dnabert2.tokenizer.dna import reverse_complement
+
+    keys = set()
+    for sequence in sequences:
+        for strand in (sequence, reverse_complement(sequence)):
+            keys.update(hash(strand[i:i + k]) for i in range(len(strand) - k + 1))
+    return keys
+
+
+def shares_kmer(sequence, keys, k=OVERLAP):
+    return any(hash(sequence[i:i + k]) in keys for i in range(len(sequence) - k + 1))
 
 
 def _lsgkm_rows(root):
@@ -148,29 +192,44 @@ def _centre(sequence, length):
     return sequence[start:start + length]
 
 
-def build_tables(data_root, output, background=True, shuffled_negatives=False, seed=0, augment=None):
+def build_tables(data_root, output, background=True, shuffled_negatives=False, seed=0, augment=None,
+                 regulatory=False, held_out=(), plain_train=None):
     """Write output/{train,dev,test}.csv (sequence,label) and return counts per split, label and source.
 
     background=False leaves the human genomic background out; shuffled_negatives=True adds GUE's negatives;
-    augment (keyword arguments of scripts.shipped.augment.augmented, e.g. AUGMENT) replaces the train split by
-    its augmented copies (dev and test stay as they are)."""
-    rows = gue_rows(data_root, shuffled_negatives)
+    regulatory=True adds the human_regulatory rows (regulatory_rows, in their own split); rows sharing OVERLAP bp
+    with a sequence of `held_out` are dropped; augment (keyword arguments of scripts.shipped.augment.augmented,
+    e.g. AUGMENT) replaces the train split by its augmented copies (dev and test stay as they are), and
+    plain_train (a path), when given, receives the train split as it was before (for baselines trained on it)."""
+    rows = [(*row, None) for row in gue_rows(data_root, shuffled_negatives)]
     if background:
-        rows += background_rows(data_root, seed)
-    labels, sources = {}, {}
-    for sequence, label, source in rows:
+        rows += [(*row, None) for row in background_rows(data_root, seed)]
+    if regulatory:
+        rows += regulatory_rows(data_root)
+    keys = overlap_keys(held_out) if held_out else set()
+    overlapping = 0
+    labels, sources, fixed = {}, {}, {}
+    for sequence, label, source, split in rows:
+        if keys and shares_kmer(sequence, keys):
+            overlapping += 1
+            continue
         labels.setdefault(sequence, set()).add(label)
         sources.setdefault(sequence, source)
+        if split is not None:
+            fixed.setdefault(sequence, split)
     by_split = {split: [] for split in SPLITS}
     conflicting = 0
     for sequence, seen in labels.items():
         if len(seen) > 1:
             conflicting += 1
             continue
-        by_split[split_of(sequence)].append((sequence, seen.pop(), sources[sequence]))
+        by_split[fixed.get(sequence) or split_of(sequence)].append((sequence, seen.pop(), sources[sequence]))
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    counts = {"input_rows": len(rows), "unique_sequences": len(labels), "dropped_conflicting": conflicting}
+    counts = {"input_rows": len(rows), "unique_sequences": len(labels), "dropped_conflicting": conflicting,
+              "dropped_sharing_50bp_with_held_out": overlapping}
+    if plain_train is not None:
+        _write_rows(plain_train, sorted(by_split["train"]))
     if augment is not None:
         from scripts.shipped.augment import augmented
 
@@ -180,10 +239,7 @@ def build_tables(data_root, output, background=True, shuffled_negatives=False, s
         items.sort()
         random.Random(f"{seed}/{split}").shuffle(items)  # one generator per split: dev/test order never
         # depends on the train split
-        with open(output / f"{split}.csv", "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["sequence", "label"])
-            writer.writerows((sequence, LABEL_NAMES[label]) for sequence, label, _ in items)
+        _write_rows(output / f"{split}.csv", items)
         per_source = {}
         for _, label, source in items:
             key = f"{source} label {label}"
@@ -191,3 +247,12 @@ def build_tables(data_root, output, background=True, shuffled_negatives=False, s
         counts[split] = {"rows": len(items), "positives": sum(label for _, label, _ in items),
                          "by_source": dict(sorted(per_source.items()))}
     return counts
+
+
+def _write_rows(path, items):
+    """(sequence, label, source) rows -> a sequence,label CSV with the label names."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sequence", "label"])
+        writer.writerows((sequence, LABEL_NAMES[label]) for sequence, label, _ in items)
