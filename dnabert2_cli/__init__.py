@@ -16,6 +16,7 @@ _LAZY = {
     "predict": ".regions.run",
     "merge": ".regions.merging",
     "score_variants": ".variants.run",
+    "attribute": ".interpret.run",
     "finetune": ".finetuning.run",
     "benchmark_gue": ".finetuning.gue",
     "pretrain": ".pretraining.run",

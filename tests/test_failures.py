@@ -352,6 +352,59 @@ def _(s):
     return ["merge", s.tmp / "a.h5", s.tmp / "b.h5", "-o", s.tmp / "merged.h5"]
 
 
+# --- attribute: models, targets and regions it cannot explain; a missing library of the interpret extra ---
+def _classifier(s, num_labels=2):
+    """A tiny random fine-tuned classifier folder (written before the snapshot)."""
+    import torch
+
+    from dnabert2.model import DNABert2Config, DNABert2ForSequenceClassification
+    from dnabert2.tokenizer import load_tokenizer
+
+    torch.manual_seed(0)
+    folder = s.tmp / "classifier"
+    DNABert2ForSequenceClassification(DNABert2Config.from_preset("tiny", num_labels=num_labels)).save_pretrained(folder)
+    load_tokenizer(s.tiny).save_pretrained(folder)
+    return folder
+
+
+@case("attribute-ig-with-a-model-without-a-head", "--method ig needs a fine-tuned classifier or regressor")
+def _(s):
+    return ["attribute", "--fasta", s.fasta(), "--model", s.tiny, "--method", "ig", "-o", s.tmp / "out.h5"]
+
+
+@case("attribute-target-the-model-lacks", "--target enhancer: the model has no such class; it has 0 (LABEL_0), "
+                                          "1 (LABEL_1)")
+def _(s):
+    return ["attribute", "--fasta", s.fasta(), "--model", _classifier(s), "--target", "enhancer", "-o",
+            s.tmp / "out.h5"]
+
+
+@case("attribute-target-of-a-masked-lm-model", "--target 1: ")
+def _(s):
+    return ["attribute", "--fasta", s.fasta(), "--model", s.tiny, "--target", "1", "-o", s.tmp / "out.h5"]
+
+
+@case("attribute-region-over-the-cap", "in.fa: region 2 (long) is 10,001 bp; attribute reads a region as one model "
+                                       "input, at most 10,000 bp")
+def _(s):
+    fasta = s.write("in.fa", f">short\nACGTACGTAC\n>long\n{'ACGT' * 2500}A\n")
+    return ["attribute", "--fasta", fasta, "--model", s.tiny, "--method", "ism", "-o", s.tmp / "out.h5"]
+
+
+@case("attribute-without-captum", "dnabert2 attribute needs captum (integrated gradients and gradient x input), "
+                                  "from the interpret extra: pip install 'dnabert2[interpret]'")
+def _(s):
+    import dnabert2.interpret.extra as extra
+
+    s.monkeypatch.setattr(extra, "installed", lambda module: module != "captum")
+    return ["attribute", "--fasta", s.fasta(), "--model", s.tiny, "--method", "ig", "-o", s.tmp / "out.h5"]
+
+
+@case("attribute-npz-of-regions-of-several-lengths", "--npz: TF-MoDISco reads [regions, 4, length] arrays")
+def _(s):
+    return ["attribute", "--fasta", s.fasta(), "--model", s.tiny, "-o", s.tmp / "out.h5", "--npz", s.tmp / "npz"]
+
+
 def snapshot(folder):
     """Every file under `folder`: (relative path, size, content hash) — what 'nothing written or changed' compares."""
     import hashlib

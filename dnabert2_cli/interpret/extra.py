@@ -17,9 +17,14 @@ LIBRARIES = {
 INSTALL = "pip install 'dnabert2[interpret]'"
 
 
+def installed(module):
+    """Whether `module` can be imported (without importing it)."""
+    return importlib.util.find_spec(module) is not None
+
+
 def require(*modules, what):
     """InputError naming the extra when one of `modules` (keys of LIBRARIES) cannot be imported."""
-    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    missing = [name for name in modules if not installed(name)]
     if missing:
         needs = "; ".join(f"{LIBRARIES[name][0]} ({LIBRARIES[name][1]})" for name in missing)
         raise InputError(f"{what} needs {needs}, from the interpret extra: {INSTALL}")

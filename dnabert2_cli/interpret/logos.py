@@ -1,0 +1,75 @@
+"""Logos (logomaker, on matplotlib's object API: Figure + Agg canvas, no display or pyplot state needed).
+
+--plot DIR of attribute: one PNG per region, one panel per method, the observed contributions drawn as letters
+over the sequence (a letter's height is its base's contribution, below the axis when negative). Past
+`LETTERS_UP_TO` bp a logo's letters would be thinner than a pixel, so longer regions get the per-base scores as
+bars instead. `motifs` draws its patterns and their JASPAR matches with `draw_matrix`.
+"""
+import numpy as np
+
+from dnabert2.interpret.bases import BASES
+from dnabert2.interpret.layout import methods_of, read_region, region_bounds
+from dnabert2.variants.plot import _safe  # the same file names as score-variants --plot
+
+LETTERS_UP_TO = 1000  # bp
+INCHES_PER_BASE = 0.1
+MAX_WIDTH = 48.0  # inches
+
+
+def figure(width, height):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def draw_matrix(ax, matrix, title=None, ylabel=None):
+    """A logo of `matrix` [length, 4] (columns A, C, G, T) on `ax`."""
+    import logomaker
+    import pandas as pd
+
+    frame = pd.DataFrame(np.asarray(matrix, dtype=np.float64), columns=list(BASES))
+    logomaker.Logo(frame, ax=ax, color_scheme="classic", flip_below=False)
+    ax.axhline(0, color="grey", linewidth=0.5)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=9)
+    if ylabel:
+        ax.set_ylabel(ylabel, fontsize=8)
+
+
+def write_region_logos(h5_path, folder, force=False):
+    """One PNG per region of a finished attribute file (module docstring) into a new folder `folder`."""
+    import h5py
+
+    from dnabert2.common.files import output_dir
+
+    with h5py.File(h5_path, "r") as f, output_dir(folder, force) as tmp:
+        methods = methods_of(f)
+        names = f["regions/name"].asstr()[:]
+        chroms, strands = f["regions/chrom"].asstr()[:], f["regions/strand"].asstr()[:]
+        starts, ends, index = f["regions/start"][:], f["regions/end"][:], f["regions/index"][:]
+        target = f.attrs.get("target") or "llr"
+        for i, (lo, hi) in enumerate(region_bounds(f)):
+            length = hi - lo
+            letters = length <= LETTERS_UP_TO
+            width = min(max(6.0, length * (INCHES_PER_BASE if letters else 0.01)), MAX_WIDTH)
+            fig = figure(width, 1.0 + 1.6 * len(methods))
+            for panel, method in enumerate(methods, 1):
+                ax = fig.add_subplot(len(methods), 1, panel)
+                if letters:
+                    draw_matrix(ax, read_region(f, lo, hi, method, "contributions"), ylabel=method)
+                else:
+                    scores = read_region(f, lo, hi, method, "scores")
+                    ax.bar(np.arange(length), scores, width=1.0, color=np.where(scores >= 0, "#b2182b", "#2166ac"))
+                    ax.set_ylabel(method, fontsize=8)
+                    ax.set_xlim(-0.5, length - 0.5)
+            fig.axes[0].set_title(f"{names[i]} ({chroms[i]}:{starts[i] + 1:,}-{ends[i]:,}, strand {strands[i]}); "
+                                  f"target: {target}", fontsize=9)
+            fig.axes[-1].set_xlabel(f"position in region (1-{length:,}, 5' to 3' on its strand)", fontsize=8)
+            fig.tight_layout()
+            fig.savefig(tmp / f"{int(index[i]):05d}_{_safe(names[i])}.png")
+    return folder
