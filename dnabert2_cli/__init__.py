@@ -17,6 +17,7 @@ _LAZY = {
     "merge": ".regions.merging",
     "score_variants": ".variants.run",
     "attribute": ".interpret.run",
+    "motifs": ".interpret.motifs",
     "finetune": ".finetuning.run",
     "benchmark_gue": ".finetuning.gue",
     "pretrain": ".pretraining.run",

@@ -405,6 +405,23 @@ def _(s):
     return ["attribute", "--fasta", s.fasta(), "--model", s.tiny, "-o", s.tmp / "out.h5", "--npz", s.tmp / "npz"]
 
 
+@case("motifs-too-few-seqlets", "small.h5: TF-MoDISco found 20 seqlets (20 positive, 0 negative) in 20 regions; it "
+                               "clusters the seqlets of a sign only when there are more than --min-seqlets (100)")
+def _(s):
+    from test_motifs import planted_file
+
+    return ["motifs", planted_file(s.tmp / "small.h5", regions=20), "-o", s.tmp / "motifs"]
+
+
+@case("motifs-of-a-file-that-is-not-an-attribute-file", "out.h5: not a finished file of `dnabert2 attribute` (kind "
+                                                         "'embed'")
+def _(s):
+    from dnabert2.regions.run import embed
+
+    embed(fasta=str(s.fasta()), model=str(s.tiny), output=str(s.tmp / "out.h5"), device="cpu")
+    return ["motifs", s.tmp / "out.h5", "-o", s.tmp / "motifs"]
+
+
 def snapshot(folder):
     """Every file under `folder`: (relative path, size, content hash) — what 'nothing written or changed' compares."""
     import hashlib

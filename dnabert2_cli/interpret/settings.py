@@ -144,7 +144,7 @@ class MotifSettings:
 
     def check(self):
         for name, value, low in (("--max-seqlets", self.max_seqlets, 1), ("--min-seqlets", self.min_seqlets, 1),
-                                 ("--seqlet-width", self.seqlet_width, 3), ("--flank", self.flank, 0),
+                                 ("--seqlet-width", self.seqlet_width, 3), ("--flank", self.flank, 1),
                                  ("--leiden-runs", self.leiden_runs, 1), ("--matches", self.matches, 1)):
             if value is None or value < low:
                 raise InputError(f"{name} {value}: must be at least {low}")
