@@ -48,28 +48,31 @@ def write_region_logos(h5_path, folder, force=False):
     from dnabert2.common.files import output_dir
 
     with h5py.File(h5_path, "r") as f, output_dir(folder, force) as tmp:
-        methods = methods_of(f)
-        names = f["regions/name"].asstr()[:]
-        chroms, strands = f["regions/chrom"].asstr()[:], f["regions/strand"].asstr()[:]
-        starts, ends, index = f["regions/start"][:], f["regions/end"][:], f["regions/index"][:]
-        target = f.attrs.get("target") or "llr"
+        names, index = f["regions/name"].asstr()[:], f["regions/index"][:]
         for i, (lo, hi) in enumerate(region_bounds(f)):
-            length = hi - lo
-            letters = length <= LETTERS_UP_TO
-            width = min(max(6.0, length * (INCHES_PER_BASE if letters else 0.01)), MAX_WIDTH)
-            fig = figure(width, 1.0 + 1.6 * len(methods))
-            for panel, method in enumerate(methods, 1):
-                ax = fig.add_subplot(len(methods), 1, panel)
-                if letters:
-                    draw_matrix(ax, read_region(f, lo, hi, method, "contributions"), ylabel=method)
-                else:
-                    scores = read_region(f, lo, hi, method, "scores")
-                    ax.bar(np.arange(length), scores, width=1.0, color=np.where(scores >= 0, "#b2182b", "#2166ac"))
-                    ax.set_ylabel(method, fontsize=8)
-                    ax.set_xlim(-0.5, length - 0.5)
-            fig.axes[0].set_title(f"{names[i]} ({chroms[i]}:{starts[i] + 1:,}-{ends[i]:,}, strand {strands[i]}); "
-                                  f"target: {target}", fontsize=9)
-            fig.axes[-1].set_xlabel(f"position in region (1-{length:,}, 5' to 3' on its strand)", fontsize=8)
-            fig.tight_layout()
-            fig.savefig(tmp / f"{int(index[i]):05d}_{_safe(names[i])}.png")
+            draw_region(f, i, lo, hi, tmp / f"{int(index[i]):05d}_{_safe(names[i])}.png")
     return folder
+
+
+def draw_region(f, i, lo, hi, path):
+    """The PNG of region i (its bases at rows lo:hi) of an open attribute file."""
+    methods = methods_of(f)
+    name, chrom, strand = (f[f"regions/{key}"].asstr()[i] for key in ("name", "chrom", "strand"))
+    start, end = int(f["regions/start"][i]), int(f["regions/end"][i])
+    length = hi - lo
+    letters = length <= LETTERS_UP_TO
+    fig = figure(min(max(6.0, length * (INCHES_PER_BASE if letters else 0.01)), MAX_WIDTH), 1.0 + 1.6 * len(methods))
+    for panel, method in enumerate(methods, 1):
+        ax = fig.add_subplot(len(methods), 1, panel)
+        if letters:
+            draw_matrix(ax, read_region(f, lo, hi, method, "contributions"), ylabel=method)
+        else:
+            scores = read_region(f, lo, hi, method, "scores")
+            ax.bar(np.arange(length), scores, width=1.0, color=np.where(scores >= 0, "#b2182b", "#2166ac"))
+            ax.set_ylabel(method, fontsize=8)
+            ax.set_xlim(-0.5, length - 0.5)
+    where = f"{length:,} bp" if chrom == name else f"{chrom}:{start + 1:,}-{end:,}, strand {strand}"
+    fig.axes[0].set_title(f"{name} ({where}); target: {f.attrs.get('target') or 'llr'}", fontsize=9)
+    fig.axes[-1].set_xlabel(f"position in region (1-{length:,}, 5' to 3' on its strand)", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)

@@ -8,7 +8,6 @@ only: `hypothetical = one_hot * scores`. With --rc-average the token methods als
 whose map is mirrored back (`bases.mirror`) and averaged with the forward one; ism averages each SNV's effect over
 the strands in the engine.
 """
-import logging
 import time
 from dataclasses import dataclass, field
 
@@ -20,8 +19,6 @@ from dnabert2.interpret.settings import GRADIENT_METHODS
 from dnabert2.tokenizer.dna import reverse_complement
 from dnabert2.variants.settings import DEFAULT_BLOCK
 from dnabert2.variants.tokens import tokenise
-
-log = logging.getLogger(__name__)
 SNV_BLOCK = DEFAULT_BLOCK  # ism: SNVs handed to the engine together, as score-variants --saturate does
 COMPLETENESS = 0.01  # ig: warn when the attributions miss f(input) - f(baseline) by more than this share of it
 
@@ -57,7 +54,7 @@ class Attributor:
         self.loaded, self.net, self.tokenizer, self.device = loaded, loaded.net, loaded.tokenizer, loaded.device
         self.net.requires_grad_(False)  # gradients are taken with respect to the inputs only
         self.settings, self.target, self.methods = settings, target, settings.methods
-        self.stats = {"model_seconds": 0.0, "seconds_per_method": {m: 0.0 for m in self.methods}, "ig_gaps": 0}
+        self.stats = {"seconds_per_method": {m: 0.0 for m in self.methods}, "ig_gaps": 0}
         if "ism" in self.methods:
             want_logits = target is not None
             self.engine = Engine(loaded, settings.batch_tokens, want_logits=want_logits)
@@ -98,7 +95,6 @@ class Attributor:
             self._check_completeness(out)
         return out
 
-
     def _value(self, ids):
         import torch
 
@@ -116,8 +112,8 @@ class Attributor:
             from dnabert2.interpret.gradients import embedding_attributions
 
             token_scores, f_input, f_baseline = embedding_attributions(
-                self.net, tokens.ids, self.target, self.base_vector, self.settings.steps, self._rows(len(tokens.ids)),
-                one_step=method == "grad-x-input")
+                self.net, tokens.ids, self.target, self.base_vector, self.settings.steps,
+                self._rows(len(tokens.ids)), one_step=method == "grad-x-input")
             scores = bases.spread(token_scores, tokens.offsets, length, "share")
             out.baseline_value = f_baseline if strand == 0 else (out.baseline_value + f_baseline) / 2
             if method == "ig":

@@ -8,6 +8,7 @@ grad-x-input, attention) know the observed base only, so their hypothetical cont
 patterns are built from the observed bases alone. Regions of several lengths are padded with zeros (no sequence, no
 contribution) to the longest; windows of padding have no signal, so no seqlet comes from them.
 """
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,10 +97,12 @@ def find_patterns(one_hot, hypothetical, settings, where):
         raise InputError(f"{where}: TF-MoDISco found {counts}; it clusters the seqlets of a sign only when there are "
                          f"more than --min-seqlets ({settings.min_seqlets}): attribute more regions, or lower "
                          f"--min-seqlets")
-    found = TFMoDISco(one_hot=one_hot, hypothetical_contribs=hypothetical, sliding_window_size=width,
-                      flank_size=flank, min_metacluster_size=settings.min_seqlets,
-                      max_seqlets_per_metacluster=settings.max_seqlets, target_seqlet_fdr=TARGET_FDR,
-                      n_leiden_runs=settings.leiden_runs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # 0/0 in the matrices of empty subclusters, dropped anyway
+        found = TFMoDISco(one_hot=one_hot, hypothetical_contribs=hypothetical, sliding_window_size=width,
+                          flank_size=flank, min_metacluster_size=settings.min_seqlets,
+                          max_seqlets_per_metacluster=settings.max_seqlets, target_seqlet_fdr=TARGET_FDR,
+                          n_leiden_runs=settings.leiden_runs)
     patterns = [_pattern(f"{group}.pattern_{i}", sign, p)
                 for group, sign, found_sign in (("pos_patterns", "positive", found[0]),
                                                 ("neg_patterns", "negative", found[1]))

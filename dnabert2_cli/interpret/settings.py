@@ -22,7 +22,13 @@ DEFAULT_JASPAR = "JASPAR2024"
 
 
 def _option(default, help):
+    """A field that is also a command-line option (its help in the metadata)."""
     return field(default=default, metadata={"help": help})
+
+
+def _internal(default=None):
+    """A field only the Python API sets."""
+    return field(default=default, metadata={"internal": True})
 
 
 @dataclass
@@ -37,8 +43,7 @@ class AttributeSettings:
     resize: int = _option(None, "Use a window of this many bp centred on each region instead of the region.")
     index_dir: str = _option(None, "Where the index of a --ref in a read-only folder is kept  [default: "
                                    "$DNABERT2_CACHE, else ~/.cache/dnabert2]")
-    regions: object = _option(None, "In-memory regions (Python API): sequence strings, (name, sequence) pairs or "
-                                    "Regions.")
+    regions: object = _internal()  # in-memory regions: sequence strings, (name, sequence) pairs or Regions
     # what is explained, and how
     model: object = _option(None, "Model folder: a fine-tuned classifier or regressor (from `dnabert2 finetune`), "
                                   "or a masked-LM model (ism then gives each SNV's llr).")
@@ -69,8 +74,8 @@ class AttributeSettings:
     precision: str = _option("auto", "auto, fp32, bf16 or fp16 (auto: bf16 where the device computes it "
                                      "natively, else fp32).")
     threads: int = _option(None, "CPU threads (default: all cores).")
-    show_progress: bool = _option(False, "A progress bar on stderr.")
-    command_line: str = _option(None, "The command line, stored in the file for provenance.")
+    show_progress: bool = _internal(False)  # a progress bar on stderr
+    command_line: str = _internal()  # stored in the file for provenance
 
     @property
     def passes(self):
@@ -126,7 +131,7 @@ def dataset_name(method):
 @dataclass
 class MotifSettings:
     """Everything one `motifs` run takes."""
-    attributions: str = _option(None, "The HDF5 file of `dnabert2 attribute`.")
+    attributions: str = _internal()  # the HDF5 file of `dnabert2 attribute` (the command's argument)
     output: str = _option(None, "Output folder: patterns.tsv, patterns.meme, logos/, report.html, modisco.h5.")
     method: str = _option(None, "Whose contributions to read  [default: ism when the file has it, else its "
                                 "first method]")

@@ -12,8 +12,8 @@ def format_attribute(summary, named=False):
     per_method = ", ".join(f"{m} {t / max(summary['regions'], 1):.2f} s/region"
                            for m, t in summary["seconds_per_method"].items())
     target = f"target {summary['target']}" if summary.get("target") else "llr of each SNV"
-    lines = [f"Attributed {_count(summary['regions'], 'region')} ({summary['bp']:,} bp, {target}) in {seconds:.1f} s on "
-             f"{summary['device']} ({summary['precision']}){resumed}: {per_method}"]
+    lines = [f"Attributed {_count(summary['regions'], 'region')} ({summary['bp']:,} bp, {target}) in {seconds:.1f} s "
+             f"on {summary['device']} ({summary['precision']}){resumed}: {per_method}"]
     if summary.get("ig_gaps"):
         lines.append(f"WARNING: ig attributions of {summary['ig_gaps']:,} regions miss f(input) - f(baseline) by "
                      f"more than 1% (column ig_gap); raise --steps")
