@@ -26,5 +26,5 @@ dnabert2 finetune --model "$PRETRAINED" --train train.csv --dev dev.csv --test t
 python "$HERE/kmer_baseline.py" "$DATA/train.csv" test.csv nfe2_model/predictions.tsv
 dnabert2 attribute --fasta test_peaks.fa --model nfe2_model --method ism,ig,grad-x-input,attention --rc-average \
     -o test_peaks.attributions.h5 --plot logos --force
-dnabert2 motifs test_peaks.attributions.h5 -o motifs_ism --min-seqlets 20 --force
-dnabert2 motifs test_peaks.attributions.h5 -o motifs_ig --method ig --min-seqlets 20 --force
+dnabert2 motifs test_peaks.attributions.h5 -o motifs_ism --min-seqlets 50 --force
+dnabert2 motifs test_peaks.attributions.h5 -o motifs_ig --method ig --min-seqlets 50 --force
