@@ -591,7 +591,8 @@ def test_disk_full_stops_with_one_line_and_a_partial_that_resumes(small_disk, tm
 
     fasta = tmp_path / "many.fa"
     rng = np.random.default_rng(1)
-    fasta.write_text("".join(f">s{i}\n{''.join(rng.choice(list('ACGT'), 1200))}\n" for i in range(80)))
+    n = 160  # about 9 MB of token vectors (gzip-compressed in full-size chunks): more than the 7 MiB disk holds
+    fasta.write_text("".join(f">s{i}\n{''.join(rng.choice(list('ACGT'), 1200))}\n" for i in range(n)))
     out = small_disk / "out.h5"
     args = ["embed", "--fasta", fasta, "--model", tiny_model_dir, "--pooling", "none", "-o", out, "--threads", 1,
             "-q", "--precision", "fp32"]
@@ -610,7 +611,7 @@ def test_disk_full_stops_with_one_line_and_a_partial_that_resumes(small_disk, tm
     assert sorted(p.name for p in small_disk.iterdir()) == ["out.partial.h5"]
     with h5py.File(partial, "r") as f:
         kept = int(f["done"][:].sum())
-    assert 0 < kept < 80 and f"the {kept} rows finished" in lines[0]
+    assert 0 < kept < n and f"the {kept} rows finished" in lines[0]
     # room made: --resume finishes it, equal to a run that never stopped
     assert subprocess.run(["mount", "-o", "remount,size=256m", str(small_disk)]).returncode == 0
     resumed = _embed_in_subprocess(args + ["--resume"], 1 << 20)

@@ -14,7 +14,7 @@ from dnabert2.interpret.bases import one_hot
 CTCF = "MA0139"  # JASPAR's CTCF matrix: 19 bp, very informative
 
 
-def planted_file(path, regions=300, length=120, seed=0):
+def planted_file(path, regions=200, length=120, seed=0):
     """An attribute file whose ism contributions mark a CTCF site sampled from JASPAR's matrix in every region
     (hypothetical: the matrix's preference, p - 0.25, at the site; small noise elsewhere)."""
     from pyjaspar import jaspardb
@@ -77,10 +77,10 @@ def test_the_planted_motif_is_the_top_pattern_and_matches_ctcf(found):
     assert header[:5] == ["pattern", "sign", "seqlets", "width", "consensus"]
     top = dict(zip(header, lines[1].split("\t")))
     assert top["pattern"] == "pos_patterns.pattern_0" and top["sign"] == "positive"
-    assert int(top["seqlets"]) >= 100  # of the 300 planted sites (some are merged away or left unclustered)
+    assert int(top["seqlets"]) >= 60  # of the 200 planted sites (some are merged away or left unclustered)
     assert top["match1_name"] == "CTCF" and top["match1_id"].startswith(CTCF)
     assert float(top["match1_q"]) < 0.05
-    assert "300 positive and 0 negative seqlets" in result.stderr and "CTCF" in result.stderr
+    assert "200 positive and 0 negative seqlets" in result.stderr and "CTCF" in result.stderr
 
 
 def test_meme_logos_report_and_modisco_file(found):
@@ -97,7 +97,7 @@ def test_meme_logos_report_and_modisco_file(found):
     assert page.count("data:image/png;base64,") >= 2 and "CTCF" in page and "http" not in page
     with h5py.File(out / "modisco.h5") as f:
         assert "pattern_0" in f["pos_patterns"]
-        assert f["pos_patterns/pattern_0/seqlets/n_seqlets"][0] >= 100
+        assert f["pos_patterns/pattern_0/seqlets/n_seqlets"][0] >= 60
 
 
 def test_report_renders_in_headless_chromium(found, tmp_path):
