@@ -288,3 +288,18 @@ def test_resume_after_a_kill_and_shards_give_the_uninterrupted_file(tmp_path, bi
         for name in ("tokens/ig_scores", "tokens/offsets", "tokens/attention_contributions", "target_value"):
             np.testing.assert_array_equal(a[name][:], b[name][:], err_msg=name)
         assert json.loads(a.attrs["methods"]) == ["ig", "attention"]
+
+
+def test_a_regressor_is_explained_by_its_value(tmp_path, reference_tokenizer_dir):
+    import dnabert2
+    from dnabert2.model import DNABert2ForSequenceClassification
+    from dnabert2.tokenizer import load_tokenizer
+
+    folder = make_classifier(tmp_path / "reg", reference_tokenizer_dir, 9, num_labels=1, problem_type="regression")
+    result = dnabert2.attribute([SEQ], model=folder, methods="ig", device="cpu", precision="fp32")
+    model = DNABert2ForSequenceClassification.from_pretrained(folder).eval()
+    with torch.no_grad():
+        value = float(model(input_ids=torch.tensor([load_tokenizer(folder)(SEQ)["input_ids"]])).logits[0, 0])
+    assert result["target_value"][0] == pytest.approx(value, abs=1e-5)
+    gap = result["target_value"][0] - result["baseline_value"][0]
+    assert abs(region_arrays(result, 0, "ig_scores").sum() - gap) <= 0.01 * abs(gap)

@@ -379,6 +379,12 @@ def _(s):
             s.tmp / "out.h5"]
 
 
+@case("attribute-target-needed-for-three-classes", "--target: this model has 3 classes; say which to explain (by "
+                                                    "name or number): 0 (LABEL_0), 1 (LABEL_1), 2 (LABEL_2)")
+def _(s):
+    return ["attribute", "--fasta", s.fasta(), "--model", _classifier(s, num_labels=3), "-o", s.tmp / "out.h5"]
+
+
 @case("attribute-target-of-a-masked-lm-model", "--target 1: ")
 def _(s):
     return ["attribute", "--fasta", s.fasta(), "--model", s.tiny, "--target", "1", "-o", s.tmp / "out.h5"]
