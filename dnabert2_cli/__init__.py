@@ -16,6 +16,8 @@ _LAZY = {
     "predict": ".regions.run",
     "merge": ".regions.merging",
     "score_variants": ".variants.run",
+    "attribute": ".interpret.run",
+    "motifs": ".interpret.motifs",
     "finetune": ".finetuning.run",
     "benchmark_gue": ".finetuning.gue",
     "pretrain": ".pretraining.run",

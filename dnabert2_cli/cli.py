@@ -21,6 +21,8 @@ COMMANDS = {
     "predict": ("predict", "Predict classes or values of regions with a fine-tuned model, into HDF5 (and TSV/BED)."),
     "merge": ("merge", "Join the HDF5 files of sharded embed/predict runs into one, in input order."),
     "score-variants": ("score_variants", "Score variants (VCF + reference) or every SNV of regions with a model."),
+    "attribute": ("attribute", "Per-base attributions of regions (ism, integrated gradients, attention) into HDF5."),
+    "motifs": ("motifs", "Motifs from attributions: TF-MoDISco patterns matched to JASPAR, with logos and a report."),
     "finetune": ("finetune", "Fine-tune a model on labelled sequence tables (classification, regression, multi-label)."),
     "benchmark": ("benchmark", "Benchmarks: `benchmark gue` runs the GUE protocol and compares with the paper."),
     "convert": ("convert", "Convert the DNABERT-2-117M release (or any model folder) into a clean safetensors folder."),

@@ -468,6 +468,82 @@ def _(s):
     return ["vocab", s.fasta(), "--kmer-stride", 3, "-o", s.tmp / "tok"]
 
 
+# --- attribute: models, targets and regions it cannot explain; a missing library of the interpret extra ---
+def _classifier(s, num_labels=2):
+    """A tiny random fine-tuned classifier folder (written before the snapshot)."""
+    import torch
+
+    from dnabert2.model import DNABert2Config, DNABert2ForSequenceClassification
+    from dnabert2.tokenizer import load_tokenizer
+
+    torch.manual_seed(0)
+    folder = s.tmp / "classifier"
+    DNABert2ForSequenceClassification(DNABert2Config.from_preset("tiny", num_labels=num_labels)).save_pretrained(folder)
+    load_tokenizer(s.tiny).save_pretrained(folder)
+    return folder
+
+
+@case("attribute-ig-with-a-model-without-a-head", "--method ig needs a fine-tuned classifier or regressor")
+def _(s):
+    return ["attribute", "--fasta", s.fasta(), "--model", s.tiny, "--method", "ig", "-o", s.tmp / "out.h5"]
+
+
+@case("attribute-target-the-model-lacks", "--target enhancer: the model has no such class; it has 0 (LABEL_0), "
+                                          "1 (LABEL_1)")
+def _(s):
+    return ["attribute", "--fasta", s.fasta(), "--model", _classifier(s), "--target", "enhancer", "-o",
+            s.tmp / "out.h5"]
+
+
+@case("attribute-target-needed-for-three-classes", "--target: this model has 3 classes; say which to explain (by "
+                                                    "name or number): 0 (LABEL_0), 1 (LABEL_1), 2 (LABEL_2)")
+def _(s):
+    return ["attribute", "--fasta", s.fasta(), "--model", _classifier(s, num_labels=3), "-o", s.tmp / "out.h5"]
+
+
+@case("attribute-target-of-a-masked-lm-model", "--target 1: ")
+def _(s):
+    return ["attribute", "--fasta", s.fasta(), "--model", s.tiny, "--target", "1", "-o", s.tmp / "out.h5"]
+
+
+@case("attribute-region-over-the-cap", "in.fa: region 2 (long) is 10,001 bp; attribute reads a region as one model "
+                                       "input, at most 10,000 bp")
+def _(s):
+    fasta = s.write("in.fa", f">short\nACGTACGTAC\n>long\n{'ACGT' * 2500}A\n")
+    return ["attribute", "--fasta", fasta, "--model", s.tiny, "--method", "ism", "-o", s.tmp / "out.h5"]
+
+
+@case("attribute-without-captum", "dnabert2 attribute needs captum (integrated gradients and gradient x input), "
+                                  "from the interpret extra: pip install 'dnabert2[interpret]'")
+def _(s):
+    import dnabert2.interpret.extra as extra
+
+    s.monkeypatch.setattr(extra, "installed", lambda module: module != "captum")
+    return ["attribute", "--fasta", s.fasta(), "--model", s.tiny, "--method", "ig", "-o", s.tmp / "out.h5"]
+
+
+@case("attribute-npz-of-regions-of-several-lengths", "--npz: TF-MoDISco reads [regions, 4, length] arrays")
+def _(s):
+    return ["attribute", "--fasta", s.fasta(), "--model", s.tiny, "-o", s.tmp / "out.h5", "--npz", s.tmp / "npz"]
+
+
+@case("motifs-too-few-seqlets", "small.h5: TF-MoDISco found 20 seqlets (20 positive, 0 negative) in 20 regions; it "
+                               "clusters the seqlets of a sign only when there are more than --min-seqlets (100)")
+def _(s):
+    from test_motifs import planted_file
+
+    return ["motifs", planted_file(s.tmp / "small.h5", regions=20), "-o", s.tmp / "motifs"]
+
+
+@case("motifs-of-a-file-that-is-not-an-attribute-file", "out.h5: not a finished file of `dnabert2 attribute` (kind "
+                                                         "'embed'")
+def _(s):
+    from dnabert2.regions.run import embed
+
+    embed(fasta=str(s.fasta()), model=str(s.tiny), output=str(s.tmp / "out.h5"), device="cpu")
+    return ["motifs", s.tmp / "out.h5", "-o", s.tmp / "motifs"]
+
+
 def snapshot(folder):
     """Every file under `folder`: (relative path, size, content hash) — what 'nothing written or changed' compares."""
     import hashlib
@@ -637,7 +713,8 @@ def test_disk_full_stops_with_one_line_and_a_partial_that_resumes(small_disk, tm
 
     fasta = tmp_path / "many.fa"
     rng = np.random.default_rng(1)
-    fasta.write_text("".join(f">s{i}\n{''.join(rng.choice(list('ACGT'), 1200))}\n" for i in range(80)))
+    n = 160  # about 9 MB of token vectors (gzip-compressed in full-size chunks): more than the 7 MiB disk holds
+    fasta.write_text("".join(f">s{i}\n{''.join(rng.choice(list('ACGT'), 1200))}\n" for i in range(n)))
     out = small_disk / "out.h5"
     args = ["embed", "--fasta", fasta, "--model", tiny_model_dir, "--pooling", "none", "-o", out, "--threads", 1,
             "-q", "--precision", "fp32"]
@@ -656,7 +733,7 @@ def test_disk_full_stops_with_one_line_and_a_partial_that_resumes(small_disk, tm
     assert sorted(p.name for p in small_disk.iterdir()) == ["out.partial.h5"]
     with h5py.File(partial, "r") as f:
         kept = int(f["done"][:].sum())
-    assert 0 < kept < 80 and f"the {kept} rows finished" in lines[0]
+    assert 0 < kept < n and f"the {kept} rows finished" in lines[0]
     # room made: --resume finishes it, equal to a run that never stopped
     assert subprocess.run(["mount", "-o", "remount,size=256m", str(small_disk)]).returncode == 0
     resumed = _embed_in_subprocess(args + ["--resume"], 1 << 20)

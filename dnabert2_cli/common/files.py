@@ -331,3 +331,11 @@ def output_lock(path, reserve=0):
         yield lock
     finally:
         lock.release()
+
+
+def safe_filename(name, limit=80):
+    """A region's name as part of a file name: runs of anything but letters, digits, '.', '_' and '-' become '_'
+    (score-variants --plot, attribute --plot)."""
+    import re
+
+    return re.sub(r"[^0-9A-Za-z._-]+", "_", name)[:limit] or "region"

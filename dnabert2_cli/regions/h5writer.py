@@ -40,7 +40,8 @@ TOKENS = "tokens"
 SETTINGS = ("kind", "model_weights_sha256", "tokenizer_sha256", "pooling", "layer", "window", "stride", "resize",
             "clip", "rc_average", "precision", "half_output", "batch_tokens", "lookahead", "input_fingerprint",
             "n_regions_total", "label_names", "problem_type",
-            "methods", "context", "window_step", "flank_tokens", "max_indel")  # the last five: score-variants
+            "methods", "context", "window_step", "flank_tokens", "max_indel",  # these five: score-variants
+            "target", "baseline", "steps")  # attribute
 
 
 # what sets each of SETTINGS where it is not the option of its name (`max_indel` is --max-indel)
@@ -123,12 +124,14 @@ def _chunk_rows(dtype, tail):
 
 
 def create_dataset(f, name, rows, dtype, tail=(), fill=None):
-    """A dataset of `rows` rows of shape `tail`, resizable along the rows, chunked and (except /done) compressed."""
+    """A dataset of `rows` rows of shape `tail`, resizable along the rows, chunked and (except /done) compressed.
+    One created empty (the /tokens datasets, grown as rows arrive) gets chunks of the full size, not of one row."""
     kwargs = {"compression": "gzip", "compression_opts": 4, "shuffle": dtype != STRING}
     if dtype == bool or name == "done":
         kwargs = {}
+    chunk = _chunk_rows(dtype, tail) if rows == 0 else min(rows, _chunk_rows(dtype, tail))
     return f.create_dataset(name, shape=(rows, *tail), maxshape=(None, *tail), dtype=_h5dtype(dtype),
-                            chunks=(min(max(rows, 1), _chunk_rows(dtype, tail)), *tail), fillvalue=fill, **kwargs)
+                            chunks=(chunk, *tail), fillvalue=fill, **kwargs)
 
 
 def plain_value(value):

@@ -61,19 +61,24 @@ class Tiling:
 
 
 @dataclass
-class RegionRun(DeviceSettings):
-    """The model of a run, its output and run control (embed, predict, score-variants)."""
-    model: str = option(None, MODEL_HELP.format(shipped="pretrained"), group=MODEL, short="-m")
-    output: str = option(None, _output_help("embeddings"), group=OUTPUTS, short="-o", path="file")
+class RunControl(DeviceSettings):
+    """How a run over regions batches, shards, resumes and overwrites (embed, predict, score-variants, attribute)."""
     batch_tokens: int = option(DEFAULT_BATCH_TOKENS, "Padded tokens per model call (lower it when memory is short).",
                                group=RUN)
-    lookahead: int = option(DEFAULT_LOOKAHEAD, "Windows read ahead and sorted by length together.", group=RUN)
     shard: str = option(None, "K/N: process every N-th region from K (0-based); join the files with `dnabert2 "
                               "merge`.", group=RUN)
     resume: bool = option(False, "Continue an interrupted run from OUT.partial.h5.", group=RUN)
     force: bool = option(False, "Overwrite OUT (and any partial file) if it exists.", group=RUN)
     show_progress: bool = internal(False)
     command_line: str = internal()  # stored in the file for provenance
+
+
+@dataclass
+class RegionRun(RunControl):
+    """The model of a run, its output, and how far it reads ahead (embed, predict, score-variants)."""
+    model: str = option(None, MODEL_HELP.format(shipped="pretrained"), group=MODEL, short="-m")
+    output: str = option(None, _output_help("embeddings"), group=OUTPUTS, short="-o", path="file")
+    lookahead: int = option(DEFAULT_LOOKAHEAD, "Windows read ahead and sorted by length together.", group=RUN)
 
 
 @dataclass

@@ -8,12 +8,15 @@ pending requests: rows sorted by length, packed into batches of at most `batch_t
 plain rows side by side. Masked copies that are the same input are one model row: the REF and the ALT window of an
 SNV that changes one token, with that token masked, differ nowhere else, so one row gives the log p of both
 tokens. The last encoder layer and the masked-LM head run only on the masked position of a masked row (the
-encoder's `output_mask`), not on every token.
+encoder's `output_mask`), not on every token; for a plain row the last layer runs on [CLS] alone unless emb needs
+the mean of every token.
 """
 import time
 
+import numpy as np
 
 from dnabert2.common.batching import pad_rows, sorted_batches
+
 from dnabert2.variants.tokens import tokenise
 
 
@@ -97,7 +100,10 @@ class Engine:
         rows = [group[0] for group in groups]
         ids, attention = pad_rows([self.tokens[number].ids for number, _ in rows], self.tokenizer.pad_token_id)
         masked = [r for r, (_, k) in enumerate(rows) if k >= 0]
-        wanted = attention.copy()  # the positions whose last hidden state is read: every one of a plain row
+        # the positions whose last hidden state is read: every one of a plain row for emb's mean, else [CLS] only
+        # (the classifier reads the pooler of [CLS]), which spares most of the last layer
+        wanted = attention.copy() if self.want_mean else np.zeros_like(attention)
+        wanted[:, 0] = 1
         for r in masked:
             ids[r, rows[r][1] + 1] = self.tokenizer.mask_token_id
             wanted[r] = 0

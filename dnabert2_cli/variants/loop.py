@@ -9,8 +9,8 @@ import sys
 import time
 from collections import Counter
 
-from dnabert2.variants.columns import BASES, concat, site_block, variant_block
-from dnabert2.variants.scoring import score_items
+from dnabert2.variants.columns import concat, site_block, variant_block
+from dnabert2.variants.scoring import saturate, score_items
 from dnabert2.variants.settings import SCORED
 from dnabert2.variants.windows import alt_window, strand_passes
 
@@ -81,19 +81,9 @@ class Loop:
 
     def _saturate(self, sequence):
         """[[Scored or None] * 4] per base: every SNV of `sequence` against it as the REF window."""
-        passes = self.settings.passes
-        refs = [r for r, _ in strand_passes(sequence, sequence, passes)]
-        snvs = [(i, b) for i, base in enumerate(sequence) for b, new in enumerate(BASES) if new != base]
-        results = [[None] * len(BASES) for _ in sequence]
-        for lo in range(0, len(snvs), self.settings.block):
-            chunk = snvs[lo:lo + self.settings.block]
-            items = [strand_passes(sequence, alt_window(sequence, i, 1, BASES[b]), passes) for i, b in chunk]
-            for (i, b), scored in zip(chunk, score_items(self.engine, self.methods, items)):
-                results[i][b] = scored
-            self.engine.keep_only(refs)  # the REF region stays computed for the next chunk
-        self.engine.clear()
-        self.snvs += len(snvs)
-        self.statuses["ok"] += len(snvs)
+        results, snvs = saturate(self.engine, self.methods, sequence, self.settings.passes, self.settings.block)
+        self.snvs += snvs
+        self.statuses["ok"] += snvs
         return results
 
     def _write(self, start, columns):

@@ -6,10 +6,10 @@ reference sequence written along the x axis.
 Drawn with matplotlib's object API (Figure + Agg canvas), so no display or pyplot state is needed.
 """
 import json
-import re
 
 import numpy as np
 
+from dnabert2.common.files import safe_filename
 from dnabert2.variants.columns import BASES
 
 LETTERS_UP_TO = 400  # bp: longer regions get position ticks instead of the letters
@@ -45,7 +45,7 @@ def write_plots(h5_path, folder, force=False):
             title = f"{f['sites/name'].asstr()[lo]} ({f['sites/chrom'].asstr()[lo]}:{positions.min():,}-" \
                     f"{positions.max():,}, strand {f['sites/strand'].asstr()[lo]})"
             sequence = "".join(f["sites/ref"].asstr()[lo:hi])
-            filename = f"{int(regions[lo]):05d}_{_safe(f['sites/name'].asstr()[lo])}.png"
+            filename = f"{int(regions[lo]):05d}_{safe_filename(f['sites/name'].asstr()[lo])}.png"
             draw(matrix, sequence, title, label, tmp / filename)
     return folder
 
@@ -56,10 +56,6 @@ def _label(f, name):
         labels = json.loads(f.attrs.get("label_names") or "[]")
         return f"{short} ({labels[-1]})" if labels else short
     return short
-
-
-def _safe(name):
-    return re.sub(r"[^0-9A-Za-z._-]+", "_", name)[:80] or "region"
 
 
 def draw(matrix, sequence, title, label, path):

@@ -1,9 +1,13 @@
 """Scoring a list of variants with the run's methods: their windows go to the engine together, each method asks
 for what it needs, the engine computes it in batches, each method reads its score; with --rc-average the score is
-the mean of the two strands'."""
+the mean of the two strands'. `saturate` scores every SNV of one sequence that way (score-variants --saturate,
+attribute --method ism)."""
 from dataclasses import dataclass
 
 import numpy as np
+
+from dnabert2.variants.columns import BASES
+from dnabert2.variants.windows import alt_window, strand_passes
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,23 @@ def score_items(engine, methods, items):
     engine.compute()
     return [None if passes is None else _scored(engine, methods, passes, state)
             for passes, state in zip(pairs, states)]
+
+
+def saturate(engine, methods, sequence, passes, block):
+    """([[Scored or None] * 4] per base, SNVs scored): every SNV of `sequence` (to A, C, G, T on its strand; None on
+    its own base) scored against the whole sequence as the REF window, `block` SNVs per engine round; the REF
+    sequence stays computed from one round to the next. The engine is cleared at the end."""
+    refs = [r for r, _ in strand_passes(sequence, sequence, passes)]
+    snvs = [(i, b) for i, base in enumerate(sequence) for b, new in enumerate(BASES) if new != base]
+    results = [[None] * len(BASES) for _ in sequence]
+    for lo in range(0, len(snvs), block):
+        chunk = snvs[lo:lo + block]
+        items = [strand_passes(sequence, alt_window(sequence, i, 1, BASES[b]), passes) for i, b in chunk]
+        for (i, b), scored in zip(chunk, score_items(engine, methods, items)):
+            results[i][b] = scored
+        engine.keep_only(refs)  # the REF sequence stays computed for the next chunk
+    engine.clear()
+    return results, len(snvs)
 
 
 def _scored(engine, methods, passes, states):
