@@ -68,6 +68,9 @@ RUN = {
     "dnabert2 score-variants --vcf kircher2019_grch37_elements.vcf.gz --ref elements_grch37.fa --method llr,emb "
     "--precision fp32 -o kircher.h5 --tsv kircher.tsv",
     "dnabert2 vocab ../shared/data/genomes/sars_cov_2/NC_045512.2.fasta --kmer 6 -o dnabert_6mer",
+    "dnabert2 attribute --fasta peaks.fa --model nfe2_model --method ism --method ig --rc-average --plot logos/",
+    "dnabert2 attribute --fasta peaks.fa --model nfe2_model/ --method ig --method ism --plot logos/ --npz npz/",
+    "dnabert2 attribute --bed peaks.bed --ref hg38.fa --model nfe2_model/ --rc-average --bigwig tracks/",
     "dnabert2 finetune --data ../shared/data/gue/prom/prom_core_tata --model tiny -o tata_model --max-train-rows 512 "
     "--max-steps 40 --eval-every 10 --lr 1e-3 --threads 1",
     "dnabert2 benchmark gue --data ../shared/data/gue --model tiny -o smoke --tasks 'prom/prom_core_tata,tf/0,emp/h3' "
@@ -77,6 +80,14 @@ RUN = {
 XFAIL = {}  # command -> reason: run, and known to fail today (empty: every documented line that runs here passes)
 
 SKIPPED = {
+    "dnabert2 motifs peaks.attributions.h5 -o peaks_motifs/": "TF-MoDISco needs an attribution file with more seqlets per sign than --min-seqlets (the NFE2 peaks' attributions: the chain of motifs.md, about 35 min here); tests/test_motifs.py runs motifs on a planted motif",
+    "dnabert2 motifs peaks.attributions.h5 --method ig --tax-group insects --min-seqlets 50": "TF-MoDISco needs an attribution file with more seqlets per sign than --min-seqlets (the NFE2 peaks' attributions: the chain of motifs.md, about 35 min here); tests/test_motifs.py runs motifs on a planted motif",
+    "dnabert2 finetune --model <shipped pretrained> --train train.csv --dev dev.csv --test test.csv -o nfe2_model "
+    "--epochs 20 --lr 5e-4 --batch-size 32 --warmup-steps 50 --eval-every 37 --max-tokens 100 --threads 1": "the NFE2 chain of motifs.md (scripts/interpret/nfe2_chain.sh): about 35 min of fine-tuning and attribution here",
+    "dnabert2 attribute --fasta test_peaks.fa --model nfe2_model --method ism,ig,grad-x-input,attention --rc-average "
+    "-o test_peaks.attributions.h5 --plot logos": "the NFE2 chain of motifs.md (scripts/interpret/nfe2_chain.sh): about 35 min of fine-tuning and attribution here",
+    "dnabert2 motifs test_peaks.attributions.h5 -o motifs_ism --min-seqlets 50": "the NFE2 chain of motifs.md (scripts/interpret/nfe2_chain.sh): about 35 min of fine-tuning and attribution here",
+    "dnabert2 motifs test_peaks.attributions.h5 -o motifs_ig --method ig --min-seqlets 50": "the NFE2 chain of motifs.md (scripts/interpret/nfe2_chain.sh): about 35 min of fine-tuning and attribution here",
     "dnabert2 pretrain genomes/*.fa --tokenizer bpe_4096":
         "the 117M architecture for 10,000 steps: days on a CPU",
     "dnabert2 finetune --data GUE/prom/prom_core_tata --model dnabert2-117m -o tata_model --max-tokens 20 --epochs 10":
@@ -121,7 +132,7 @@ SKIPPED = {
 PLACEHOLDERS = {  # name in the docs -> what the test puts there (made by `placeholders`)
     "genomes": "genomes/a.fa, genomes/b.fa: the records of test_data/genome_small.fa.gz (316 kb), split in two",
     "promoters.bed": f"the first {PROMOTERS} promoters of the shared chr2 promoter BED",
-    "peaks.bed": "the same regions as promoters.bed",
+    "peaks.bed": f"the first {PROMOTERS} promoters of the same BED that overlap none before them",
     "hg38.fa": "hg38 chr2 from its start to 1 kb past those regions: plain FASTA, unindexed",
     "hg38.fa.gz": "the same, gzip (not bgzip)",
     "test_data": "the repository's test_data/promoters_example.fa",
@@ -133,6 +144,8 @@ PLACEHOLDERS = {  # name in the docs -> what the test puts there (made by `place
     "my_model": "test_data/golden_inputs/model/: a tiny masked-LM folder",
     "finetuned": "test_data/golden_inputs/classifier/: a tiny fine-tuned classifier folder",
     "tata_model": "test_data/golden_inputs/classifier/ as well",
+    "nfe2_model": "a tiny random binary classifier on the golden inputs' tokenizer (seed 0)",
+    "peaks.fa": "the repository's test_data/promoters_example.fa",
     "part0.h5": "`embed --bed peaks.bed --ref hg38.fa.gz --model my_model --shard 0/2` (the line of merge.md)",
     "part1.h5": "the same with --shard 1/2",
     "peaks.shard-*-of-4.h5": "what the torchrun line of merge.md writes: the same embed with --shard K/4, K = 0..3",
@@ -240,6 +253,34 @@ def test_every_doc_command_is_run_or_listed():
     assert not stale, f"listed but in no page any more (remove them): {stale}"
 
 
+def _apart(lines, count):
+    """The first `count` BED lines of `lines` that overlap none kept before them."""
+    kept = []
+    for line in lines:
+        chrom, start, end = line.split("\t")[:3]
+        if all(k[0] != chrom or int(start) >= k[2] or int(end) <= k[1] for k in kept):
+            kept.append((chrom, int(start), int(end), line))
+        if len(kept) == count:
+            break
+    return [k[3] for k in kept]
+
+
+def _binary_classifier(folder):
+    """A tiny random two-class classifier with the golden inputs' tokenizer (attribute explains its last class)."""
+    import torch
+
+    from dnabert2.model import DNABert2Config, DNABert2ForSequenceClassification
+    from dnabert2.tokenizer import load_tokenizer
+
+    source = TEST_DATA / "golden_inputs" / "classifier"
+    config = DNABert2Config.from_pretrained(source)
+    config.num_labels, config.id2label, config.label2id = 2, {0: "background", 1: "peak"}, {"background": 0, "peak": 1}
+    config.task_specific_params = None
+    torch.manual_seed(0)
+    DNABert2ForSequenceClassification(config).save_pretrained(folder)
+    load_tokenizer(source).save_pretrained(folder)
+
+
 def _write_fasta(path, name, seq):
     path.write_text(f">{name}\n" + "".join(seq[i:i + 60] + "\n" for i in range(0, len(seq), 60)))
 
@@ -271,10 +312,12 @@ def placeholders(tmp_path_factory):
     (src / "genomes").mkdir()
     (src / "genomes" / "a.fa").write_text(">" + records[0])
     (src / "genomes" / "b.fa").write_text("".join(">" + r for r in records[1:]))
-    lines = shared_path(*CHR2, "promoters_chr2_1-2333275.bed").read_text().splitlines()[:PROMOTERS]
-    for name in ("promoters.bed", "peaks.bed"):
-        (src / name).write_text("\n".join(lines) + "\n")
-    end = max(int(line.split("\t")[2]) for line in lines) + 1000
+    every = shared_path(*CHR2, "promoters_chr2_1-2333275.bed").read_text().splitlines()
+    lines = every[:PROMOTERS]
+    (src / "promoters.bed").write_text("\n".join(lines) + "\n")
+    peaks = _apart(every, PROMOTERS)  # a bigWig track (attribute --bigwig) takes regions that do not overlap
+    (src / "peaks.bed").write_text("\n".join(peaks) + "\n")
+    end = max(int(line.split("\t")[2]) for line in lines + peaks) + 1000
     _write_fasta(src / "hg38.fa", "chr2", pysam.FastaFile(str(shared_path(*CHR2, "chr2_1-2333275.fa.gz"))).fetch(
         "chr2", 0, end))
     (src / "hg38.fa.gz").write_bytes(gzip.compress((src / "hg38.fa").read_bytes(), mtime=0))
@@ -287,6 +330,8 @@ def placeholders(tmp_path_factory):
     shutil.copytree(TEST_DATA / "golden_inputs" / "model", src / "my_model")
     for name in ("finetuned", "tata_model"):
         shutil.copytree(TEST_DATA / "golden_inputs" / "classifier", src / name)
+    _binary_classifier(src / "nfe2_model")
+    shutil.copyfile(TEST_DATA / "promoters_example.fa", src / "peaks.fa")
     shards = tmp_path_factory.mktemp("shards")  # made beside copies, so the placeholder folder holds no index
     for name in ("peaks.bed", "hg38.fa.gz", "my_model"):
         (shutil.copytree if (src / name).is_dir() else shutil.copyfile)(src / name, shards / name)

@@ -22,7 +22,7 @@ shutil.copy(f"{sys.argv[1]}/fasta/wgEncodeSydhTfbsGm12878Nfe2hStdAlnRep0.test.fa
 PY
 PRETRAINED=$(python -c "from dnabert2.shipped import model_path; print(model_path('pretrained'))")
 dnabert2 finetune --model "$PRETRAINED" --train train.csv --dev dev.csv --test test.csv -o nfe2_model --epochs 20 \
-    --lr 5e-4 --batch-size 32 --warmup-steps 50 --eval-every 37 --max-length 100 --seed 42 --threads 1 --force
+    --lr 5e-4 --batch-size 32 --warmup-steps 50 --eval-every 37 --max-tokens 100 --seed 42 --threads 1 --force
 python "$HERE/kmer_baseline.py" "$DATA/train.csv" test.csv nfe2_model/predictions.tsv
 dnabert2 attribute --fasta test_peaks.fa --model nfe2_model --method ism,ig,grad-x-input,attention --rc-average \
     -o test_peaks.attributions.h5 --plot logos --force
