@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from dnabert2.common.fields import INPUTS, MODEL, OUTPUTS, RUN, internal, option
 from dnabert2.common.outputs import parse_shard
+from dnabert2.common.text import parse_names
 from dnabert2.errors import InputError
 from dnabert2.regions.settings import RegionSource, RunControl
 from dnabert2.variants.settings import MAX_SATURATE_BP
@@ -59,7 +60,7 @@ class AttributeSettings(RegionSource, RunControl):
 
     def check(self):
         """Check and complete the options before any input is read (InputError for bad values)."""
-        self.methods = parse_methods(self.methods)
+        self.methods = parse_names(self.methods, METHODS, "--method")
         if self.baseline not in BASELINES:
             raise InputError(f"--baseline {self.baseline!r}: expected one of {', '.join(BASELINES)}")
         for name, value in (("--steps", self.steps), ("--batch-tokens", self.batch_tokens)):
@@ -77,25 +78,6 @@ class AttributeSettings(RegionSource, RunControl):
             raise InputError("--bigwig places the scores on the genome: give the regions as --bed with --ref")
         self.shard = parse_shard(self.shard)
         return self
-
-
-def parse_methods(methods):
-    """None, 'ism,ig' or ['ism', 'ig'] -> a tuple of known method names in the order given (None stays None)."""
-    if methods is None:
-        return None
-    if isinstance(methods, str):
-        methods = [methods]
-    names = []
-    for item in methods:
-        for name in str(item).split(","):
-            name = name.strip().lower()
-            if not name:
-                continue
-            if name not in METHODS:
-                raise InputError(f"--method {name!r}: expected one of {', '.join(METHODS)}")
-            if name not in names:
-                names.append(name)
-    return tuple(names) or None
 
 
 def dataset_name(method):

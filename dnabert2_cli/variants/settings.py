@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from dnabert2.common.fields import INPUTS, MODEL, OUTPUTS, RUN, option
 from dnabert2.common.outputs import parse_shard
+from dnabert2.common.text import parse_names
 from dnabert2.errors import InputError
 from dnabert2.regions.settings import RegionRun, RegionSource
 from dnabert2.regions.windows import DEFAULT_LOOKAHEAD
@@ -71,7 +72,7 @@ class VariantSettings(RegionSource, RegionRun):
 
     def check(self):
         """Check and complete the options before any input is read (InputError for bad values)."""
-        self.methods = parse_methods(self.methods)
+        self.methods = parse_names(self.methods, METHODS, "--method")
         for name, value, low in (("--context", self.context, 2), ("--window-step", self.window_step, 0),
                                  ("--flank-tokens", self.flank_tokens, 0),
                                  ("--max-indel", self.max_indel, 0), ("--batch-tokens", self.batch_tokens, 1),
@@ -80,22 +81,3 @@ class VariantSettings(RegionSource, RegionRun):
                 raise InputError(f"{name} {value}: must be at least {low}")
         self.shard = parse_shard(self.shard)
         return self
-
-
-def parse_methods(methods):
-    """None, 'llr,emb' or ['llr', 'emb'] -> a tuple of known method names in the order given (None stays None)."""
-    if methods is None:
-        return None
-    if isinstance(methods, str):
-        methods = [methods]
-    names = []
-    for item in methods:
-        for name in str(item).split(","):
-            name = name.strip().lower()
-            if not name:
-                continue
-            if name not in METHODS:
-                raise InputError(f"--method {name!r}: expected one of {', '.join(METHODS)}")
-            if name not in names:
-                names.append(name)
-    return tuple(names) or None
