@@ -8,7 +8,7 @@ from torch import nn
 from transformers.activations import ACT2FN
 
 from .alibi import AlibiTable
-from .attention import BACKENDS, choose_backend
+from .attention import attend, choose_backend
 
 
 class DNABert2Embeddings(nn.Module):
@@ -47,7 +47,7 @@ class DNABert2SelfAttention(nn.Module):
         backend = choose_backend(self.config._attn_implementation, qkv.device, qkv.dtype, need_weights,
                                  qkv.requires_grad)
         dropout_p = self.dropout_p if self.training else 0.0
-        out, weights = BACKENDS[backend](qkv, layout, alibi, dropout_p, need_weights)  # (t, h, d)
+        out, weights = attend(backend, qkv, layout, alibi, dropout_p, need_weights)  # (t, h, d)
         return out.reshape(out.shape[0], -1), weights  # (t, H)
 
 
