@@ -3,6 +3,7 @@ compiled: on a CUDA GPU at full size, on the CPU at small sizes so that every GP
 
     python bench/backends.py                 # a CUDA GPU: full sizes (about 5 minutes on an H100); else --cpu-small
     python bench/backends.py --cpu-small     # the small sizes (about 15 minutes on 2 busy cores)
+    python bench/backends.py --interleave    # each case's rows in one process, their calls taken in turn
     python bench/gpu.py --only speed         # the same table as the speed section of the GPU script
 
 Cases (full size; --cpu-small in brackets), random weights at the released width (hidden 768, 12 heads, GEGLU
@@ -20,12 +21,16 @@ packed in one row with `cu_seqlens`), `X+compiled` (`compile_encoder`), `flash_a
 installed. A row that cannot run says why (flex has no backward pass on the CPU).
 
 Columns: the median time of `--repeats` calls after `--warmup` (the first call, which compiles, is timed apart:
-`first s`); tokens/s (real tokens); peak memory during the timed calls beyond what was held before them (CUDA:
-allocated memory; CPU: resident memory, each row in a fresh process); model TFLOP/s, counting the encoder's useful
+`first s`, from a cold inductor cache; in one process, a GPU's or `--interleave`, a row reuses kernels an earlier
+row compiled); tokens/s (real tokens); peak memory during the timed calls beyond what was held before them (CUDA:
+allocated memory; CPU: resident memory, each row in a fresh process; with `--interleave` all rows of a case share
+one process and take their timed calls in turn, which keeps a shared machine's changing load off the ratios but
+gives no memory figure); model TFLOP/s, counting the encoder's useful
 work only (matrix products on real tokens and attention over each sequence's own tokens, `bench/model.py`'s
 count; training is 3x the forward); MFU, that rate over the card's dense bf16 peak (looked up by card name,
-printed; `--peak-tflops` for another card) or, on the CPU, over this machine's measured rate for one linear layer
-of the model's shape in the same precision. The genome column: hours to embed a 3.1 Gbp genome in 2 kbp windows at
+printed; `--peak-tflops` for another card) or, on the CPU, over the rate of one linear layer of the model's shape
+in the same precision timed between the row's calls (`linear`, TFLOP/s: the machine's practical peak under the same
+load). The genome column: hours to embed a 3.1 Gbp genome in 2 kbp windows at
 the `32x512` rate (12 layers; CPU rates scaled from the layers run), forward passes only.
 """
 import argparse
@@ -39,7 +44,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from model import matmul_rate, reset_peak, rss_kib, useful_gflop
+from model import reset_peak, rss_kib, useful_gflop
 from random_model import SHARED
 
 CHR2 = SHARED / "genomes" / "human_hg38_chr2_1-2333275"
@@ -140,13 +145,12 @@ def mlm_labels(rows, seed=0):
     return torch.from_numpy(np.where(chosen, ids, -100))
 
 
-def measure(case, row, small, layers, dtype_name, repeats, warmup):
-    """One (case, row): a dict of numbers, or {"error": why}."""
+def prepare(case, row, small, layers, dtype_name):
+    """(call, device, real tokens, GFLOP of one call): one forward (or training step) of `row` on `case`, ready."""
     import torch
     import torch.nn.functional as F
 
     from dnabert2.common.runtime import autocast, resolve_device, resolve_dtype
-    from dnabert2.errors import InputError
     from dnabert2.model import DNABert2Config, DNABert2ForMaskedLM, compile_encoder
 
     device = resolve_device("auto")
@@ -162,8 +166,7 @@ def measure(case, row, small, layers, dtype_name, repeats, warmup):
     lengths = [len(r) for r in rows]
     gflop = useful_gflop(cfg, lengths) * (3 if training else 1)
     if training:
-        labels = mlm_labels(rows)
-        batch = inputs(rows, packed, device, labels)
+        batch = inputs(rows, packed, device, mlm_labels(rows))
         target = batch.pop("labels")
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-6, weight_decay=1e-5)
         model.train()
@@ -193,26 +196,98 @@ def measure(case, row, small, layers, dtype_name, repeats, warmup):
             torch.cuda.synchronize()
         return time.perf_counter() - start
 
+    return timed, device, sum(lengths), gflop
+
+
+def linear_timer(dtype_name):
+    """A function timing one linear layer of the model's shape (2048 tokens, 768 -> 3072) on the CPU in the run's
+    precision, returning its TFLOP/s: the CPU's reference rate for MFU, taken between a row's calls so that it
+    sees the same load."""
+    import torch
+    import torch.nn.functional as F
+
+    from dnabert2.common.runtime import resolve_dtype
+
+    dtype = resolve_dtype(dtype_name, torch.device("cpu"))
+    x, w = torch.randn(2048, 768).to(dtype), torch.randn(3072, 768).to(dtype)
+
+    def rate():
+        with torch.inference_mode():
+            start = time.perf_counter()
+            F.linear(x, w)
+            return 2 * 2048 * 768 * 3072 / (time.perf_counter() - start) / 1e12
+
+    rate()
+    return rate
+
+
+def result(tokens, gflop, first, times, peak_bytes=None, linear_rates=None):
+    seconds = statistics.median(times)
+    return {"tokens": tokens, "seconds": seconds, "first_s": first, "tflops": gflop / seconds / 1e3,
+            "peak_mib": None if peak_bytes is None else peak_bytes / 2**20,
+            "linear_tflops": statistics.median(linear_rates) if linear_rates else None}
+
+
+def why_not(error):
+    """The first sentence of why a row cannot run, without the advice to use sdpa."""
+    return str(error).split(" (use attn_implementation")[0].split("cannot run here: ")[-1].split(". ")[0]
+
+
+def measure(case, row, small, layers, dtype_name, repeats, warmup):
+    """One (case, row): a dict of numbers, or {"error": why}."""
+    import torch
+
+    from dnabert2.errors import InputError
+
+    timed, device, tokens, gflop = prepare(case, row, small, layers, dtype_name)
     try:
         first = timed()
         for _ in range(warmup - 1):
             timed()
+        linear = linear_timer(dtype_name) if device.type == "cpu" else None
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated()
         else:
             base = rss_kib("VmRSS") * 1024
             reset_peak()
-        times = [timed() for _ in range(repeats)]
+        times, rates = [], []
+        for _ in range(repeats):
+            times.append(timed())
+            if linear is not None:
+                rates.append(linear())
         peak = (torch.cuda.max_memory_allocated() if device.type == "cuda" else rss_kib("VmHWM") * 1024) - base
-    except InputError as error:  # the first sentence of why, without the advice to use sdpa
-        why = str(error).split(" (use attn_implementation")[0].split("cannot run here: ")[-1]
-        return {"error": why.split(". ")[0]}
+    except InputError as error:
+        return {"error": why_not(error)}
     except torch.OutOfMemoryError:
         return {"error": "out of GPU memory"}
-    seconds = statistics.median(times)
-    return {"tokens": sum(lengths), "seconds": seconds, "first_s": first, "peak_mib": peak / 2**20,
-            "tflops": gflop / seconds / 1e3, "times": times}
+    return result(tokens, gflop, first, times, peak, rates)
+
+
+def interleaved(case, rows, small, layers, dtype_name, repeats, warmup):
+    """Every row of a case in this one process, their timed calls taken in turn (row 1, row 2, ..., row 1, ...),
+    so that a shared machine's changing load falls on all rows alike; no memory figure. {row: numbers}."""
+    from dnabert2.errors import InputError
+
+    ready, out, rates = {}, {}, []
+    for row in rows:
+        timed, device, tokens, gflop = prepare(case, row, small, layers, dtype_name)
+        try:
+            first = timed()
+            for _ in range(warmup - 1):
+                timed()
+            ready[row] = (timed, tokens, gflop, first, [])
+        except InputError as error:
+            out[row] = {"error": why_not(error)}
+    linear = linear_timer(dtype_name) if device.type == "cpu" else None
+    for _ in range(repeats):
+        for timed, *_, times in ready.values():
+            times.append(timed())
+        if linear is not None:
+            rates.append(linear())
+    out.update({row: result(tokens, gflop, first, times, linear_rates=rates)
+                for row, (_, tokens, gflop, first, times) in ready.items()})
+    return {row: out[row] for row in rows}
 
 
 def run_row(args, case, row):
@@ -229,7 +304,8 @@ def run_row(args, case, row):
 
 
 def header(args):
-    """Print the machine line; returns (peak FLOP/s for MFU, what it is)."""
+    """Print the machine's lines; returns the peak TFLOP/s MFU is against (None on the CPU: the timed linear
+    layer of each row, unless --peak-tflops)."""
     import torch
 
     from dnabert2.common.runtime import precision_name, resolve_device, resolve_dtype
@@ -243,13 +319,12 @@ def header(args):
         peak = args.peak_tflops or card_peak(name)
         if peak is None:
             print(f"{name}: dense bf16 peak unknown (give --peak-tflops); MFU n/a")
-            return None, None
+            return None
         print(f"{name}: dense bf16 peak {peak} TFLOP/s (MFU is against it)")
-        return peak, "card"
-    rate = matmul_rate(precision_name(dtype)) / 1e3
-    print(f"CPU, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}: one 2048x768x3072 linear "
-          f"layer runs at {rate * 1e3:.0f} GFLOP/s in {precision_name(dtype)} (MFU is against that, not a card)")
-    return args.peak_tflops or rate, "matmul"
+        return peak
+    print(f"CPU, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}; MFU is against one "
+          f"2048x768x3072 linear layer in {precision_name(dtype)}, timed between the row's calls (column 'linear')")
+    return args.peak_tflops
 
 
 def main():
@@ -262,6 +337,9 @@ def main():
     parser.add_argument("--repeats", type=int, help="timed calls per row (default 10; 2 with --cpu-small)")
     parser.add_argument("--warmup", type=int, help="calls before timing, the first included (default 3; 1)")
     parser.add_argument("--peak-tflops", type=float, help="the card's dense bf16 peak, if not in the table")
+    parser.add_argument("--interleave", action="store_true",
+                        help="a case's rows in one process, timed calls in turn (steadier ratios on a shared "
+                             "machine; no memory figures)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -271,6 +349,8 @@ def main():
         warnings.simplefilter("ignore")
         print(json.dumps(measure(**json.loads(args.child))))
         return
+    # compile from a cold cache, as a first run would (CPU rows in their own processes get their own)
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="inductor-"))
     import torch
 
     args.cpu_small = args.cpu_small or not torch.cuda.is_available()
@@ -286,33 +366,43 @@ def table(args):
     import warnings
 
     warnings.simplefilter("ignore")
-    peak, _ = header(args)
+    peak = header(args)
     flash = importlib.util.find_spec("flash_attn") is not None and not args.cpu_small
     _, bp_per_token = promoter_windows(CASES["promoters"][1 if args.cpu_small else 0])
     genome_tokens = GENOME_BP / GENOME_WINDOW * (GENOME_WINDOW / bp_per_token + 2)
     print(f"promoter windows: {bp_per_token:.2f} bp per token; a 3.1 Gbp genome in 2 kbp windows is "
-          f"{genome_tokens / 1e6:.0f} M tokens\n")
+          f"{genome_tokens / 1e6:.0f} M tokens")
+    fill = []
+    for case in args.cases.split(","):
+        lengths = [len(r) for r in case_rows(case, args.cpu_small)[0]]
+        fill.append(f"{SMALL_NAMES[case] if args.cpu_small else case} {len(lengths)} x {max(lengths)} "
+                    f"({sum(lengths) / len(lengths) / max(lengths):.0%} real)")
+    print(f"padded batches: {', '.join(fill)}\n")
     print(f"{'case':<12} {'row':<22} {'ms':>9} {'first s':>8} {'tokens/s':>10} {'peak MiB':>9} {'TFLOP/s':>8} "
-          f"{'MFU':>6} {'genome h':>9}")
+          f"{'MFU':>6} {'linear':>7} {'genome h':>9}")
     wanted = args.rows.split(",") if args.rows else None
     for case in args.cases.split(","):
         rows = TRAINING_ROWS if case == "pretrain" else INFERENCE_ROWS + (
             ["flash_attention_2", "flash_attention_2+packed"] if flash else [])
         name = SMALL_NAMES[case] if args.cpu_small else case
+        rows = [row for row in rows if not wanted or row in wanted]
+        if args.interleave:
+            results = interleaved(case, rows, args.cpu_small, args.layers, args.precision, args.repeats, args.warmup)
         for row in rows:
-            if wanted and row not in wanted:
-                continue
-            r = run_row(args, case, row)
+            r = results[row] if args.interleave else run_row(args, case, row)
             if "error" in r:
                 print(f"{name:<12} {row:<22} n/a: {r['error']}", flush=True)
                 continue
             tokens_per_s = r["tokens"] / r["seconds"]
-            mfu = f"{r['tflops'] / peak:.1%}" if peak else "n/a"
+            reference = peak or r["linear_tflops"]
+            mfu = f"{r['tflops'] / reference:.1%}" if reference else "n/a"
+            linear = f"{r['linear_tflops']:.3f}" if r["linear_tflops"] else ""
             genome = ""
             if case == "32x512":
                 genome = f"{genome_tokens / tokens_per_s / 3600 * 12 / args.layers:.1f}"
+            peak_mib = "n/a" if r["peak_mib"] is None else f"{r['peak_mib']:.0f}"
             print(f"{name:<12} {row:<22} {r['seconds'] * 1e3:>9.1f} {r['first_s']:>8.1f} {tokens_per_s:>10,.0f} "
-                  f"{r['peak_mib']:>9.0f} {r['tflops']:>8.3f} {mfu:>6} {genome:>9}", flush=True)
+                  f"{peak_mib:>9} {r['tflops']:>8.3f} {mfu:>6} {linear:>7} {genome:>9}", flush=True)
 
 
 if __name__ == "__main__":

@@ -204,7 +204,8 @@ def speed(layers, peak_tflops=None):
     small = DEVICE == "cpu"
     backends.table(argparse.Namespace(cpu_small=small, layers=1 if small else layers, cases=",".join(backends.CASES),
                                       rows=None, precision="auto", repeats=1 if small else 10,
-                                      warmup=1 if small else 3, peak_tflops=peak_tflops))
+                                      warmup=1 if small else 3, peak_tflops=peak_tflops,
+                                      interleave=False))
 
 
 def main():

@@ -212,6 +212,7 @@ def flash_attention(qkv, layout, alibi, dropout_p=0.0, need_weights=False):
 BACKENDS = {"sdpa": sdpa_attention, "eager": eager_attention, "flash_attention_2": flash_attention,
             "flex": flex_attention}
 
+
 @torch.compiler.disable
 def attend(name, qkv, layout, alibi, dropout_p=0.0, need_weights=False):
     """Backend `name` on one call. Never traced into a compiled encoder layer (compiled.py): its shapes and data
@@ -221,8 +222,9 @@ def attend(name, qkv, layout, alibi, dropout_p=0.0, need_weights=False):
 
 
 # the automatic choice: per device type and whether the dtype is fp16/bf16, the backends fastest first, as measured
-# (bench/README.md, docs/gpu.md); the first that can run is taken. On the CPU compiled flex ran attention at a third
-# to a half of SDPA's speed (2 cores, torch 2.13); on CUDA flex is not measured yet, so it is not listed there.
+# (bench/README.md, docs/gpu.md); the first that can run is taken. The CPU lists nothing: SDPA was fastest in fp32,
+# and flex, faster in bf16 only at long lengths, costs a compilation per row bucket, cannot train there and would
+# change default numbers. On CUDA flex is not measured yet, so it is not listed there.
 AUTO_ORDER = {
     ("cuda", True): ("flash_attention_2", "sdpa"),
     ("cuda", False): ("sdpa",),

@@ -7,8 +7,9 @@ recompiles per shape and no token is padded to a bucket. The attention call stay
 and flex compiles its own kernel per power-of-two row bucket (flex.py). `nn.Module.compile` keeps the modules and
 their parameter names, so a compiled model saves, loads and trains as before.
 
-The first forward pays for the compilation (about 10 s on 2 CPU cores at the released width; once more for the
-first backward). Measured on the CPU it does not pay for itself (bench/README.md), so nothing compiles by default.
+The first forward pays for the compilation (13-35 s on 2 shared CPU cores at the released width; the first
+training step compiles its backward too). Measured on the CPU it does not pay for itself (0.96-1.19x afterwards,
+bench/README.md), so nothing compiles by default.
 """
 
 

@@ -70,7 +70,9 @@ def _attend(q, k, v, score_mod, block_mask):
 
     if torch.compiler.is_compiling():
         return flex_attention(q, k, v, score_mod=score_mod, block_mask=block_mask)
-    with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
+    config = torch._dynamo.config
+    limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"  # its older name
+    with config.patch(**{limit: RECOMPILE_LIMIT}):
         return _compiled_kernel()(q, k, v, score_mod=score_mod, block_mask=block_mask)
 
 
@@ -121,8 +123,7 @@ def document_block_mask(cu_seqlens, tokens, length):
     def same_sequence(b, h, q, k):
         return (doc[q] == doc[k]) & (doc[k] >= 0)
 
-    return BlockMask.from_kv_blocks(*listed(partial), *listed(full), BLOCK, mask_mod=same_sequence,
-                                    seq_lengths=(length, length))
+    return BlockMask.from_kv_blocks(*listed(partial), *listed(full), BLOCK, mask_mod=same_sequence)
 
 
 def flex_attention(qkv, layout, alibi, dropout_p=0.0, need_weights=False):
