@@ -1,26 +1,23 @@
-"""The model and the commands on a CUDA GPU, against the CPU reference, and forward speed of the attention
-backends there. Run by hand on a machine with a GPU (about 2 minutes on an H100/H200):
+"""The model and the commands on a CUDA GPU, against the CPU reference, and speed per attention backend there. Run
+by hand on a machine with a GPU (about 2 minutes for sections 1-2 on an H100/H200, 5 more for section 3):
 
-    python bench/gpu.py [--layers 12] [--skip-cli]
+    python bench/gpu.py [--layers 12] [--skip-cli] [--only agreement|commands|speed]
 
 1. Same numbers: a random masked-LM at the released width (hidden 768, 12 heads, GEGLU 3072) on a padded batch,
-   in float32 on the CPU and on CUDA (TF32 off), each backend (sdpa, eager; flash_attention_2 when flash-attn is
-   installed, in bf16). Hidden states, masked-LM logits, the last-layer-only forward (`output_mask`), and one
-   training step's loss and gradients of a sequence classifier. bf16 on CUDA is compared with the CPU's float32
-   as a relative error.
+   in float32 on the CPU and on CUDA (TF32 off), each backend (sdpa, eager, flex; flash_attention_2 when flash-attn
+   is installed, in bf16), padded and packed (`cu_seqlens`). Hidden states, masked-LM logits, the last-layer-only
+   forward (`output_mask`), and one training step's loss and gradients of a sequence classifier (sdpa and flex).
+   bf16 on CUDA is compared with the CPU's float32 as a relative error.
 2. The commands (unless --skip-cli): `predict` and `embed` on test_data/promoters_example.fa with the shipped
    models on `--device cuda` against `--device cpu` (fp32 both, then CUDA's default bf16), and `finetune` and
    `pretrain` runs of a few steps on CUDA in bf16 (they must finish and write their folders).
-3. Speed: the encoder forward in bf16 (fp32 too, sdpa only) at 512 tokens (batches of 1 and 32, lengths 512 down
-   to 416 as real tokenised windows are) and at 4,096 tokens (batches of 1 and 8): milliseconds (median of 20
-   after 5 warm-ups), tokens per second and peak GPU memory, per backend. `sdpa` is the shipped backend (ALiBi
-   bias in blocks of query rows, each at most a 16th of the card's memory); `sdpa-2^26-blocks` is the same with
-   the CPU's blocks of at most 2^26 bias elements (what CUDA used before blocks were sized to the card).
+3. Speed: bench/backends.py's table at full size (tokens/s, peak memory and MFU per backend, padded and packed,
+   plain and compiled, for 32 x 512, 8 x 4,096, the chr2 promoters and pretraining steps; the card's dense bf16
+   peak is looked up by name, `--peak-tflops` for another card).
 """
 import argparse
 import importlib.util
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,8 +26,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVICE = "cuda"  # --dry-run-cpu: the same script on the CPU (checks the script, not the GPU)
-SPEED_CASES = {"1x512": [512], "32x512": [512 - 3 * i for i in range(32)], "1x4096": [4096],
-               "8x4096": [4096 - 32 * i for i in range(8)]}
 
 
 def padded_batch(lengths, vocab_size, seed=0):
@@ -53,9 +48,11 @@ def max_diff(a, b, mask=None):
 
 
 def backends(dtype_name):
-    import torch  # noqa: F401
+    from dnabert2.model.flex import flex_unavailable
 
     names = ["sdpa", "eager"]
+    if flex_unavailable(DEVICE) is None:
+        names.append("flex")
     if dtype_name == "bf16" and importlib.util.find_spec("flash_attn") is not None:
         names.append("flash_attention_2")
     return names
@@ -67,7 +64,7 @@ def agreement(layers):
 
     import torch
 
-    from dnabert2.model import DNABert2Config, DNABert2ForMaskedLM, DNABert2ForSequenceClassification
+    from dnabert2.model import DNABert2Config, DNABert2ForMaskedLM, DNABert2ForSequenceClassification, pack_padded
 
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -75,20 +72,26 @@ def agreement(layers):
     cfg = DNABert2Config(num_hidden_layers=layers)
     cpu = DNABert2ForMaskedLM(cfg).eval()
     ids, mask = padded_batch([512, 300, 77, 5], cfg.vocab_size)
+    packed_ids, cu_seqlens = pack_padded(ids, mask)
     with torch.inference_mode():
         ref = cpu(ids, attention_mask=mask, output_hidden_states=True)
-    ref_hidden, ref_logits = ref.hidden_states[-1], ref.logits
+    ref_hidden, ref_logits = ref.hidden_states[-1][mask.bool()], ref.logits[mask.bool()]  # (t, H), (t, V)
     print(f"{'comparison':<58} {'max |diff|':>11} {'max |ref|':>10} {'relative':>9}")
     for dtype_name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         gpu = copy.deepcopy(cpu).to(DEVICE, dtype)
         for backend in backends(dtype_name):
             gpu.config._attn_implementation = backend
-            with torch.inference_mode():
-                out = gpu(ids.to(DEVICE), attention_mask=mask.to(DEVICE), output_hidden_states=True)
-            for what, a, b in (("last hidden state", out.hidden_states[-1], ref_hidden),
-                               ("masked-LM logits", out.logits, ref_logits)):
-                d, m = max_diff(a, b, mask)
-                print(f"{f'cuda {dtype_name} {backend} vs cpu fp32: {what}':<58} {d:>11.2e} {m:>10.2f} {d / m:>9.1e}")
+            for layout, inputs in (("padded", {"input_ids": ids, "attention_mask": mask}),
+                                   ("packed", {"input_ids": packed_ids, "cu_seqlens": cu_seqlens})):
+                with torch.inference_mode():
+                    out = gpu(**{k: v.to(DEVICE) for k, v in inputs.items()}, output_hidden_states=True)
+                keep = mask.bool().to(DEVICE) if layout == "padded" else slice(None)
+                hidden = out.hidden_states[-1][keep].reshape(ref_hidden.shape)
+                logits = out.logits[keep].reshape(ref_logits.shape)
+                for what, a, b in (("last hidden state", hidden, ref_hidden), ("masked-LM logits", logits, ref_logits)):
+                    d, m = max_diff(a, b)
+                    label = f"cuda {dtype_name} {backend} {layout} vs cpu fp32: {what}"
+                    print(f"{label:<58} {d:>11.2e} {m:>10.2f} {d / m:>9.1e}")
     # attention in many query blocks (the path of long inputs) against one block, on the device
     import dnabert2.model.attention as attention
 
@@ -122,19 +125,24 @@ def agreement(layers):
     clf = DNABert2ForSequenceClassification(cls_cfg).train()
     labels = torch.tensor([0, 1, 1, 0])
     grads = {}
-    for device in ("cpu", DEVICE):
+    for device, backend in (("cpu", "eager"), (DEVICE, "sdpa"), (DEVICE, "flex")):
+        if backend not in backends("fp32") or (backend == "flex" and DEVICE == "cpu"):  # no backward on the CPU
+            continue
         model = copy.deepcopy(clf).to(device)
+        model.config._attn_implementation = backend
         model.zero_grad()
         loss = model(ids.to(device), attention_mask=mask.to(device), labels=labels.to(device)).loss
         loss.backward()
-        grads[device] = (loss.item(), {n: p.grad.detach().cpu() for n, p in model.named_parameters()})
-    (loss_cpu, g_cpu), (loss_gpu, g_gpu) = grads["cpu"], grads[DEVICE]
-    print(f"{'training step: loss cuda fp32 vs cpu fp32':<58} {abs(loss_cpu - loss_gpu):>11.2e} "
-          f"{abs(loss_cpu):>10.2f} {abs(loss_cpu - loss_gpu) / abs(loss_cpu):>9.1e}")
-    worst = max(g_cpu, key=lambda n: (g_cpu[n] - g_gpu[n]).abs().max().item() / (g_cpu[n].abs().max().item() + 1e-12))
-    d, m = max_diff(g_gpu[worst], g_cpu[worst])
-    print(f"{'training step: gradients (worst tensor, relative)':<58} {d:>11.2e} {m:>10.2e} {d / max(m, 1e-12):>9.1e}"
-          f"  ({worst})")
+        grads[backend] = (loss.item(), {n: p.grad.detach().cpu() for n, p in model.named_parameters()})
+    loss_cpu, g_cpu = grads.pop("eager")
+    for backend, (loss_gpu, g_gpu) in grads.items():
+        print(f"{f'training step, {backend}: loss cuda fp32 vs cpu fp32':<58} {abs(loss_cpu - loss_gpu):>11.2e} "
+              f"{abs(loss_cpu):>10.2f} {abs(loss_cpu - loss_gpu) / abs(loss_cpu):>9.1e}")
+        worst = max(g_cpu, key=lambda n: (g_cpu[n] - g_gpu[n]).abs().max().item()
+                    / (g_cpu[n].abs().max().item() + 1e-12))
+        d, m = max_diff(g_gpu[worst], g_cpu[worst])
+        print(f"{f'training step, {backend}: gradients (worst tensor, relative)':<58} {d:>11.2e} {m:>10.2e} "
+              f"{d / max(m, 1e-12):>9.1e}  ({worst})")
 
 
 def run(argv, **kwargs):
@@ -189,73 +197,15 @@ def commands():
               f"{done.stderr.strip().splitlines()[-1]}")
 
 
-def time_forward(model, ids, mask, repeats=20, warmup=5):
-    import torch
+def speed(layers, peak_tflops=None):
+    """Section 3: bench/backends.py's table (at small sizes with --dry-run-cpu)."""
+    import backends
 
-    with torch.inference_mode():
-        for _ in range(warmup):
-            model(ids, attention_mask=mask)
-        if DEVICE == "cpu":  # dry run: wall-clock time, no memory reading
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                model(ids, attention_mask=mask)
-                times.append((time.perf_counter() - start) * 1e3)
-            return statistics.median(times), 0.0
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        times = []
-        for _ in range(repeats):
-            start = torch.cuda.Event(enable_timing=True)
-            end = torch.cuda.Event(enable_timing=True)
-            start.record()
-            model(ids, attention_mask=mask)
-            end.record()
-            torch.cuda.synchronize()
-            times.append(start.elapsed_time(end))
-        peak = torch.cuda.max_memory_allocated() - base
-    return statistics.median(times), peak / 2**20
-
-
-def speed(layers):
-    """Section 3: a table of forward speed per case, precision and backend."""
-    import torch
-
-    import dnabert2.model.attention as attention
-    from dnabert2.model import DNABert2Config, DNABert2Model
-
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.manual_seed(0)
-    cfg = DNABert2Config(num_hidden_layers=layers)
-    base = DNABert2Model(cfg, add_pooling_layer=False).eval()
-    print(f"{'case':<8} {'dtype':<5} {'backend':<18} {'ms':>8} {'tokens/s':>11} {'peak MiB':>9} {'vs eager':>9}")
-    shipped_share = attention.GPU_BIAS_SHARE
-    for dtype_name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
-        model = base.to(DEVICE, dtype)
-        for case, lengths in SPEED_CASES.items():
-            ids, mask = padded_batch(lengths, cfg.vocab_size)
-            ids, mask = ids.to(DEVICE), mask.to(DEVICE)
-            names = backends(dtype_name) + ["sdpa-2^26-blocks"] if dtype_name == "bf16" else ["sdpa", "eager"]
-            results = {}
-            for name in names:
-                model.config._attn_implementation = "sdpa" if name == "sdpa-2^26-blocks" else name
-                attention.GPU_BIAS_SHARE = 0 if name == "sdpa-2^26-blocks" else shipped_share
-                try:
-                    ms, peak = time_forward(model, ids, mask)
-                except torch.OutOfMemoryError:
-                    print(f"{case:<8} {dtype_name:<5} {name:<18} out of GPU memory")
-                    torch.cuda.empty_cache()
-                    continue
-                finally:
-                    attention.GPU_BIAS_SHARE = shipped_share
-                results[name] = ms
-                ratio = f"{results['eager'] / ms:.2f}x" if "eager" in results else ""
-                print(f"{case:<8} {dtype_name:<5} {name:<18} {ms:>8.2f} {sum(lengths) / ms * 1e3:>11.0f} "
-                      f"{peak:>9.0f} {ratio:>9}", flush=True)
-            if "eager" in results and "sdpa" in results:
-                print(f"{'':<8} {'':<5} {'sdpa vs eager':<18} {results['eager'] / results['sdpa']:>7.2f}x")
-            torch.cuda.empty_cache()
+    small = DEVICE == "cpu"
+    backends.table(argparse.Namespace(cpu_small=small, layers=1 if small else layers, cases=",".join(backends.CASES),
+                                      rows=None, precision="auto", repeats=1 if small else 10,
+                                      warmup=1 if small else 3, peak_tflops=peak_tflops,
+                                      interleave=False))
 
 
 def main():
@@ -264,15 +214,15 @@ def main():
     parser.add_argument("--skip-cli", action="store_true", help="leave out section 2 (the commands)")
     parser.add_argument("--only", choices=("agreement", "commands", "speed"), action="append",
                         help="run only these sections")
+    parser.add_argument("--peak-tflops", type=float, help="the card's dense bf16 peak, if bench/backends.py lacks it")
     parser.add_argument("--dry-run-cpu", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     import torch
 
-    global DEVICE, SPEED_CASES
+    global DEVICE
     if args.dry_run_cpu:
         DEVICE = "cpu"
-        SPEED_CASES = {"1x64": [64], "4x64": [64, 61, 58, 55]}
         print("dry run on the CPU: the script's paths only, no GPU numbers")
     elif not torch.cuda.is_available():
         sys.exit("bench/gpu.py needs a CUDA GPU (torch.cuda.is_available() is False)")
@@ -285,7 +235,7 @@ def main():
           f"{'installed' if flash else 'not installed'}; {args.layers} layers at hidden 768", flush=True)
     sections = args.only or ["agreement", *([] if args.skip_cli else ["commands"]), "speed"]
     for name, section in (("agreement", lambda: agreement(args.layers)), ("commands", commands),
-                          ("speed", lambda: speed(args.layers))):
+                          ("speed", lambda: speed(args.layers, args.peak_tflops))):
         if name in sections:
             print(f"\n## {name}", flush=True)
             section()

@@ -3,6 +3,8 @@
 `DNABert2Config` (presets `dnabert2-117m`, `small`, `tiny`), `DNABert2Model`, `DNABert2ForMaskedLM` and
 `DNABert2ForSequenceClassification` load folders this package writes and the DNABERT-2-117M release folder.
 Names are imported on first use, so `dnabert2.model.config` can be read without building the models module;
+`pack_sequences`, `pack_padded` and `unpack` make and read packed batches (sequences laid end to end, no padding);
+`compile_encoder(model)` compiles the encoder layers in place (torch.compile, dynamic token count);
 `register_auto_classes()` makes the transformers Auto classes know `model_type` "dnabert2" (`import dnabert2`
 arranges that for you).
 """
@@ -18,6 +20,10 @@ _LAZY = {
     "DNABert2ForSequenceClassification": ".modeling",
     "alibi_slopes": ".alibi",
     "load_release_folder": ".checkpoint",
+    "pack_sequences": ".packing",
+    "pack_padded": ".packing",
+    "unpack": ".packing",
+    "compile_encoder": ".compiled",
 }
 
 __all__ = [*_LAZY, "register_auto_classes", "register_auto_config"]

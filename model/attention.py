@@ -1,19 +1,23 @@
 """Attention backends behind one signature, and the token layout they share.
 
-The encoder keeps only the real tokens of a padded batch, as one `[tokens, hidden]` matrix (the release does the
-same), so linear layers never work on padding. Every backend is a function
+The encoder keeps only the real tokens of a batch, as one `[tokens, hidden]` matrix (the release does the same), so
+linear layers never work on padding. A batch comes padded (`[batch, seq]` with an attention mask) or packed (its
+sequences laid end to end in one row, `cu_seqlens` saying where each starts); either way the token matrix holds
+the sequences one after another. Every backend is a function
 
     attend(qkv, layout, alibi, dropout_p, need_weights) -> (out [tokens, heads, head_dim], weights or None)
 
 with `qkv` the `[tokens, 3, heads, head_dim]` projections of those real tokens:
 
-- `sdpa`: re-pads to `[batch, heads, seq, head_dim]` and calls `torch.nn.functional.scaled_dot_product_attention`
-  with an additive ALiBi + padding bias, in blocks of query rows so the bias never exists whole for long inputs
-  (blocks sized for the CPU's memory there, for a share of the card's memory on a GPU).
-  Every device and dtype.
+- `sdpa`: re-pads to `[sequences, heads, longest, head_dim]` and calls
+  `torch.nn.functional.scaled_dot_product_attention` with an additive ALiBi + padding bias, in blocks of query rows
+  so the bias never exists whole for long inputs (blocks sized for the CPU's memory there, for a share of the
+  card's memory on a GPU). Every device and dtype.
 - `eager`: the same bias with an explicit softmax; it returns the attention probabilities (`output_attentions`).
-- `flash_attention_2`: flash-attn's variable-length kernel straight on the unpadded tokens, with `alibi_slopes`;
-  CUDA only, imported on first use.
+- `flash_attention_2`: flash-attn's variable-length kernel straight on the token matrix (`cu_seqlens`), with
+  `alibi_slopes`; CUDA only, imported on first use.
+- `flex`: PyTorch's FlexAttention straight on the token matrix, a block mask keeping each sequence to itself and
+  ALiBi as a `score_mod` (flex.py); compiled on first use; no backward pass on the CPU.
 
 The choice is made per call from the tensor's device and dtype (`choose_backend`), never at import time.
 """
@@ -25,6 +29,8 @@ import torch
 import torch.nn.functional as F
 
 from dnabert2.errors import InputError
+
+from .flex import flex_attention, flex_unavailable
 
 # what the release adds to the score of a padded key (always float32 there; cast to the score dtype here)
 PADDED_KEY_BIAS = -10000.0
@@ -41,15 +47,17 @@ HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 @dataclass
 class TokenLayout:
-    """Where the real tokens of a `[batch, seq]` padded batch are (mask 1 = real token, 0 = padding)."""
+    """Where the real tokens of a `[batch, seq]` input are: a padded batch (mask 1 = real token, 0 = padding), or
+    one packed row of sequences laid end to end (`packed`)."""
 
     batch: int
     seqlen: int
     indices: torch.Tensor  # [tokens] flat positions of the real tokens in batch * seq, or None: no padding
-    cu_seqlens: torch.Tensor  # int32 [batch + 1] start of each sequence in the token matrix
+    cu_seqlens: torch.Tensor  # int32 [sequences + 1] start of each sequence in the token matrix
     max_seqlen: int  # the longest sequence, in real tokens
     key_bias: torch.Tensor  # float32 [batch, seq]: 0 for real keys, PADDED_KEY_BIAS for padding; None: no padding
-    cache: dict = field(default_factory=dict)  # biases built for this batch, shared by the layers
+    cache: dict = field(default_factory=dict)  # biases and block masks built for this batch, shared by the layers
+    packed_sequences: "TokenLayout" = None  # packed input: its sequences as a padded batch (see by_sequence)
 
     @classmethod
     def from_mask(cls, attention_mask):
@@ -62,6 +70,30 @@ class TokenLayout:
         indices = torch.nonzero(mask.flatten(), as_tuple=False).flatten()  # (t,)
         key_bias = (~mask).float() * PADDED_KEY_BIAS  # (b, s)
         return cls(batch, seqlen, indices, cu_seqlens, int(lengths.max()), key_bias)
+
+    @classmethod
+    def packed(cls, cu_seqlens, tokens):
+        """One row of `tokens` tokens holding sequences that start at `cu_seqlens` (int [sequences + 1], from 0,
+        strictly increasing, ending at `tokens`)."""
+        cu_seqlens = cu_seqlens.to(torch.int32)
+        lengths = cu_seqlens.diff()  # (n,)
+        longest = int(lengths.max())
+        sequences = cls.from_mask(torch.arange(longest, device=lengths.device)[None, :] < lengths[:, None])
+        return cls(1, tokens, None, cu_seqlens, longest, None, packed_sequences=sequences)
+
+    @property
+    def by_sequence(self):
+        """This layout with one sequence per row: itself for a padded batch, the packed sequences re-padded to the
+        longest for a packed row. Their token matrices are the same, so backends that need a padded batch
+        (sdpa, eager) pad and unpad through it."""
+        return self if self.packed_sequences is None else self.packed_sequences
+
+    @property
+    def sequence_starts(self):
+        """Flat positions (in batch * seq) of every sequence's first token."""
+        if self.packed_sequences is None:
+            return torch.arange(self.batch, device=self.cu_seqlens.device) * self.seqlen
+        return self.cu_seqlens[:-1].long()
 
     @property
     def num_tokens(self):
@@ -125,6 +157,7 @@ def _padded_qkv(qkv, layout):
 
 
 def sdpa_attention(qkv, layout, alibi, dropout_p=0.0, need_weights=False):
+    layout = layout.by_sequence
     q, k, v = _padded_qkv(qkv, layout)
     batch, heads, seqlen, _ = q.shape
     rows = max(1, min(seqlen, bias_block_elements(q.device, q.element_size()) // (batch * heads * seqlen)))
@@ -138,6 +171,7 @@ def sdpa_attention(qkv, layout, alibi, dropout_p=0.0, need_weights=False):
 
 
 def eager_attention(qkv, layout, alibi, dropout_p=0.0, need_weights=False):
+    layout = layout.by_sequence
     q, k, v = _padded_qkv(qkv, layout)
     scale = q.shape[-1] ** -0.5
     scores = torch.matmul(q, k.transpose(-1, -2)) * scale  # (b, h, s, s)
@@ -175,7 +209,27 @@ def flash_attention(qkv, layout, alibi, dropout_p=0.0, need_weights=False):
     return out.to(qkv.dtype), None  # (t, h, d)
 
 
-BACKENDS = {"sdpa": sdpa_attention, "eager": eager_attention, "flash_attention_2": flash_attention}
+BACKENDS = {"sdpa": sdpa_attention, "eager": eager_attention, "flash_attention_2": flash_attention,
+            "flex": flex_attention}
+
+
+@torch.compiler.disable
+def attend(name, qkv, layout, alibi, dropout_p=0.0, need_weights=False):
+    """Backend `name` on one call. Never traced into a compiled encoder layer (compiled.py): its shapes and data
+    (the batch's layout) differ per batch, SDPA and flash-attn are single kernels already, and flex compiles its own
+    kernel per row bucket."""
+    return BACKENDS[name](qkv, layout, alibi, dropout_p, need_weights)
+
+
+# the automatic choice: per device type and whether the dtype is fp16/bf16, the backends fastest first, as measured
+# (bench/README.md, docs/gpu.md); the first that can run is taken. The CPU lists nothing: SDPA was fastest in fp32,
+# and flex, faster in bf16 only at long lengths, costs a compilation per row bucket, cannot train there and would
+# change default numbers. On CUDA flex is not measured yet, so it is not listed there.
+AUTO_ORDER = {
+    ("cuda", True): ("flash_attention_2", "sdpa"),
+    ("cuda", False): ("sdpa",),
+}
+DEFAULT_BACKEND = "sdpa"  # every device and dtype; what auto takes where nothing faster is listed or can run
 
 
 @functools.lru_cache(maxsize=None)
@@ -183,15 +237,27 @@ def flash_attn_installed():
     return importlib.util.find_spec("flash_attn") is not None
 
 
-def choose_backend(requested, device, dtype, need_weights=False):
-    """The backend name for one call. `requested` None means automatic: flash-attn on CUDA in fp16/bf16 when it
-    is installed, else SDPA. Returning attention probabilities always goes through the eager path."""
+def can_run(name, device, grad=False):
+    """Whether backend `name` can run on `device` here, with gradients when `grad` (for the automatic choice;
+    asked for by name, a backend that cannot run raises its own clear error)."""
+    if name == "flash_attention_2":
+        return device.type == "cuda" and flash_attn_installed()
+    if name == "flex":  # FlexAttention has no backward pass on the CPU
+        return flex_unavailable(device.type) is None and not (grad and device.type == "cpu")
+    return True
+
+
+def choose_backend(requested, device, dtype, need_weights=False, grad=False):
+    """The backend name for one call. `requested` None means automatic: the first of `AUTO_ORDER` for the device
+    and dtype that can run (`grad`: with gradients), else SDPA; so flash-attn on CUDA in fp16/bf16 when it is
+    installed. Returning attention probabilities always goes through the eager path."""
     if need_weights:
         return "eager"
     if requested is None:
-        if device.type == "cuda" and dtype in HALF_DTYPES and flash_attn_installed():
-            return "flash_attention_2"
-        return "sdpa"
+        for name in AUTO_ORDER.get((device.type, dtype in HALF_DTYPES), ()):
+            if can_run(name, device, grad):
+                return name
+        return DEFAULT_BACKEND
     if requested not in BACKENDS:
         raise InputError(f"attn_implementation {requested!r}: expected one of {', '.join(BACKENDS)}")
     return requested

@@ -8,7 +8,7 @@ from torch import nn
 from transformers.activations import ACT2FN
 
 from .alibi import AlibiTable
-from .attention import BACKENDS, choose_backend
+from .attention import attend, choose_backend
 
 
 class DNABert2Embeddings(nn.Module):
@@ -44,9 +44,10 @@ class DNABert2SelfAttention(nn.Module):
 
     def forward(self, hidden, layout, alibi, need_weights=False):
         qkv = self.Wqkv(hidden).view(-1, 3, self.num_heads, self.head_size)  # (t, 3, h, d)
-        backend = choose_backend(self.config._attn_implementation, qkv.device, qkv.dtype, need_weights)
+        backend = choose_backend(self.config._attn_implementation, qkv.device, qkv.dtype, need_weights,
+                                 qkv.requires_grad)
         dropout_p = self.dropout_p if self.training else 0.0
-        out, weights = BACKENDS[backend](qkv, layout, alibi, dropout_p, need_weights)  # (t, h, d)
+        out, weights = attend(backend, qkv, layout, alibi, dropout_p, need_weights)  # (t, h, d)
         return out.reshape(out.shape[0], -1), weights  # (t, H)
 
 

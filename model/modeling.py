@@ -3,6 +3,11 @@
 Parameter names equal the release's (`bert.` is the base-model prefix), so `from_pretrained` loads folders this
 package saves (safetensors, through transformers) and the released folder (`pytorch_model.bin`, through
 checkpoint.py). Outputs are transformers output dataclasses; padded positions of every returned hidden state are 0.
+
+Every model takes a padded batch (`input_ids [batch, seq]`, `attention_mask`) or a packed one: `input_ids [1, T]`,
+the sequences laid end to end, and `cu_seqlens` (int [sequences + 1]: 0, the end of the first, ..., T); each
+sequence attends only to itself, so its numbers equal those of the padded batch. Per-sequence outputs (pooler,
+classifier logits) then have one row per sequence; `packing.py` packs and unpacks.
 """
 import torch
 from torch import nn
@@ -61,12 +66,17 @@ class DNABert2Model(DNABert2PreTrainedModel):
         self.post_init()
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, inputs_embeds=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, output_mask=None, **kwargs):
+                output_attentions=None, output_hidden_states=None, return_dict=None, output_mask=None,
+                cu_seqlens=None, **kwargs):
         """output_mask: optional [batch, seq] (bool or 0/1), the positions whose last hidden state is wanted. The
         last layer then runs its attention output, feed-forward and LayerNorms on those positions only (every
         position still gives its keys and values), so they equal the full forward's while the others come back
-        as 0, like padding; `pooler_output` is None unless position 0 of every row is wanted. It saves most of a
-        layer when a few positions are read, e.g. the masked ones of a pseudo-log-likelihood."""
+        as 0, like padding; `pooler_output` is None unless the first position of every sequence is wanted. It
+        saves most of a layer when a few positions are read, e.g. the masked ones of a pseudo-log-likelihood.
+
+        cu_seqlens: a packed batch instead of a padded one (module docstring): input_ids [1, T], no
+        attention_mask; `pooler_output` is then [sequences, H] and attentions (eager) [sequences, heads, longest,
+        longest]."""
         if (input_ids is None) == (inputs_embeds is None):
             raise InputError("give exactly one of input_ids and inputs_embeds")
         shape = tuple(input_ids.shape if input_ids is not None else inputs_embeds.shape[:2])
@@ -81,9 +91,13 @@ class DNABert2Model(DNABert2PreTrainedModel):
                                 else self.config.output_hidden_states)
 
         embedded = self.embeddings(input_ids, token_type_ids, inputs_embeds)  # (b, s, H)
-        if attention_mask is None:
+        if cu_seqlens is not None:
+            layout = TokenLayout.packed(check_cu_seqlens(cu_seqlens, shape, attention_mask), shape[1])
             attention_mask = torch.ones(shape, dtype=torch.bool, device=embedded.device)
-        layout = TokenLayout.from_mask(attention_mask)
+        else:
+            if attention_mask is None:
+                attention_mask = torch.ones(shape, dtype=torch.bool, device=embedded.device)
+            layout = TokenLayout.from_mask(attention_mask)
         wanted = rows = None
         if output_mask is not None:
             wanted = output_mask.to(attention_mask.device).bool() & attention_mask.bool()  # (b, s)
@@ -92,12 +106,13 @@ class DNABert2Model(DNABert2PreTrainedModel):
         last, states, attentions = self.encoder(layout.unpad(embedded), layout,  # (t, H) or (r, H)
                                                 output_hidden_states, output_attentions, rows)
         last_hidden_state = layout.pad(last) if rows is None else layout.pad_some(last, flat)  # (b, s, H)
-        pooled = self.pooler is not None and (wanted is None or bool(wanted[:, 0].all()))
+        starts = layout.sequence_starts  # (n,) flat position of each sequence's first token
+        pooled = self.pooler is not None and (wanted is None or bool(wanted.flatten()[starts].all()))
         if states is not None:
             states = [layout.pad(h) for h in states[:-1]] + [last_hidden_state]
         output = BaseModelOutputWithPooling(
             last_hidden_state=last_hidden_state,
-            pooler_output=self.pooler(last_hidden_state) if pooled else None,
+            pooler_output=self.pooler(last_hidden_state.flatten(0, 1)[starts, None]) if pooled else None,  # (n, H)
             hidden_states=tuple(states) if states is not None else None,
             attentions=tuple(attentions) if attentions is not None else None,
         )
@@ -122,10 +137,10 @@ class DNABert2ForMaskedLM(DNABert2PreTrainedModel):
         self.cls.predictions.decoder = new_embeddings
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, inputs_embeds=None, labels=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
+                output_attentions=None, output_hidden_states=None, return_dict=None, cu_seqlens=None, **kwargs):
         """`labels` [batch, seq]: token ids to predict, -100 where nothing is predicted (loss over the others)."""
         outputs = self.bert(input_ids, attention_mask, token_type_ids, inputs_embeds, output_attentions,
-                            output_hidden_states, return_dict=True)
+                            output_hidden_states, return_dict=True, cu_seqlens=cu_seqlens)
         logits = self.cls(outputs.last_hidden_state)  # (b, s, V)
         loss = None
         if labels is not None:
@@ -150,9 +165,10 @@ class DNABert2ForSequenceClassification(DNABert2PreTrainedModel):
         self.post_init()
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, inputs_embeds=None, labels=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
+                output_attentions=None, output_hidden_states=None, return_dict=None, cu_seqlens=None, **kwargs):
+        """`labels` [batch] (packed: [sequences]) or [batch, labels] for multi-label."""
         outputs = self.bert(input_ids, attention_mask, token_type_ids, inputs_embeds, output_attentions,
-                            output_hidden_states, return_dict=True)
+                            output_hidden_states, return_dict=True, cu_seqlens=cu_seqlens)
         logits = self.classifier(self.dropout(outputs.pooler_output))  # (b, num_labels)
         loss = None
         if labels is not None:
@@ -170,6 +186,23 @@ class DNABert2ForSequenceClassification(DNABert2PreTrainedModel):
             else:
                 self.config.problem_type = "multi_label_classification"
         return sequence_classification_loss(logits, labels, self.config.problem_type)
+
+
+def check_cu_seqlens(cu_seqlens, shape, attention_mask):
+    """The `cu_seqlens` of a packed batch of input shape `shape` checked (InputError naming what is wrong)."""
+    if attention_mask is not None:
+        raise InputError("give attention_mask (a padded batch) or cu_seqlens (a packed one), not both")
+    if shape[0] != 1:
+        raise InputError(f"a packed batch is one row: input_ids must be [1, tokens] with cu_seqlens, got "
+                         f"{list(shape)}")
+    if cu_seqlens.dim() != 1 or cu_seqlens.numel() < 2 or cu_seqlens.is_floating_point():
+        raise InputError(f"cu_seqlens must be a 1-D integer tensor [sequences + 1], got {cu_seqlens.dtype} "
+                         f"{list(cu_seqlens.shape)}")
+    ends = cu_seqlens.tolist()
+    if ends[0] != 0 or ends[-1] != shape[1] or any(b <= a for a, b in zip(ends, ends[1:])):
+        raise InputError(f"cu_seqlens must rise strictly from 0 to the {shape[1]} tokens of input_ids (no empty "
+                         f"sequence), got {ends if len(ends) <= 8 else ends[:4] + ['...'] + ends[-2:]}")
+    return cu_seqlens
 
 
 def sequence_classification_loss(logits, labels, problem_type, weight=None):

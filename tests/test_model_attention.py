@@ -57,6 +57,21 @@ def test_flash_path_gives_the_sdpa_numbers(standin, dtype):
     assert ((flash.float() - sdpa).norm() / sdpa.norm()).item() < 2e-2
 
 
+def test_flash_path_takes_packed_batches(standin):
+    """A packed batch reaches the varlen kernel with its own cu_seqlens and gives the padded batch's numbers."""
+    from dnabert2.model import pack_padded, unpack
+
+    model = randomise(DNABert2ForMaskedLM(small_config(heads=4, head_size=8)), seed=24).to(torch.bfloat16)
+    ids, mask = batch([9, 31, 1, 20], seed=25)
+    model.set_attn_implementation("flash_attention_2")
+    packed_ids, cu = pack_padded(ids, mask)
+    with torch.no_grad():
+        padded = model(ids, attention_mask=mask, output_hidden_states=True).hidden_states[-1]
+        packed = model(packed_ids, cu_seqlens=cu, output_hidden_states=True).hidden_states[-1]
+    assert standin[-1] == ([0, 9, 40, 41, 61], 31)
+    assert torch.equal(unpack(packed, cu), padded)
+
+
 def test_flash_path_in_bf16_is_close_to_fp32_reference(standin):
     cfg = small_config(heads=4, head_size=16)
     model = randomise(DNABert2ForMaskedLM(cfg), seed=22)
@@ -74,6 +89,17 @@ def test_flash_without_cuda_fails_clearly():
     model = DNABert2ForMaskedLM(small_config(attn_implementation="flash_attention_2"))
     with pytest.raises(InputError, match="flash_attention_2 needs a CUDA device"):
         model(torch.ones(1, 4, dtype=torch.long))
+
+
+def test_packed_layout_rows_by_sequence():
+    layout = attention.TokenLayout.packed(torch.tensor([0, 3, 4, 8]), 8)
+    assert (layout.batch, layout.seqlen, layout.num_tokens, layout.max_seqlen) == (1, 8, 8, 4)
+    rows = layout.by_sequence
+    assert (rows.batch, rows.seqlen) == (3, 4) and rows.cu_seqlens.tolist() == [0, 3, 4, 8]
+    assert layout.sequence_starts.tolist() == [0, 3, 4]
+    assert attention.TokenLayout.from_mask(torch.ones(2, 5)).sequence_starts.tolist() == [0, 5]
+    x = torch.arange(8.0)
+    assert rows.pad(x).tolist() == [[0, 1, 2, 0], [3, 0, 0, 0], [4, 5, 6, 7]]
 
 
 def test_backend_is_chosen_per_call(monkeypatch):
