@@ -42,7 +42,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from model import reset_peak, rss_kib, useful_gflop
 from random_model import SHARED

@@ -60,12 +60,13 @@ def test_flex_output_mask_and_classifier_equal_eager():
                          + [("embed", "mean", 1), ("predict", "mean", -1)])
 def test_every_embed_pooling_and_predict_equal_eager(kind, pooling, layer):
     from dnabert2.regions.heads import make_head
-    from dnabert2.regions.settings import RegionSettings
+    from dnabert2.regions.settings import EmbedSettings, PredictSettings
 
     cfg = small_config(num_labels=2, **CONFIG)
     model = randomise((DNABert2ForSequenceClassification if kind == "predict" else DNABert2ForMaskedLM)(cfg), seed=34)
     model = model if kind == "predict" else model.bert
-    head = make_head(RegionSettings(kind=kind, pooling=pooling, layer=layer), cfg)
+    settings = EmbedSettings(pooling=pooling, layer=layer) if kind == "embed" else PredictSettings()
+    head = make_head(settings, cfg)
     ids, attention_mask = batch(LENGTHS[1], seed=35)
     real = attention_mask.bool().clone()
     real[:, 0] = False  # [CLS] is not a real token of the region
