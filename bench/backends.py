@@ -232,6 +232,14 @@ def why_not(error):
     return str(error).split(" (use attn_implementation")[0].split("cannot run here: ")[-1].split(". ")[0]
 
 
+def warm_up(timed, warmup):
+    """Call `timed` `warmup` times (at least once); the first call's seconds (compilation included)."""
+    first = timed()
+    for _ in range(warmup - 1):
+        timed()
+    return first
+
+
 def measure(case, row, small, layers, dtype_name, repeats, warmup):
     """One (case, row): a dict of numbers, or {"error": why}."""
     import torch
@@ -240,9 +248,7 @@ def measure(case, row, small, layers, dtype_name, repeats, warmup):
 
     timed, device, tokens, gflop = prepare(case, row, small, layers, dtype_name)
     try:
-        first = timed()
-        for _ in range(warmup - 1):
-            timed()
+        first = warm_up(timed, warmup)
         linear = linear_timer(dtype_name) if device.type == "cpu" else None
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
@@ -272,10 +278,7 @@ def interleaved(case, rows, small, layers, dtype_name, repeats, warmup):
     for row in rows:
         timed, device, tokens, gflop = prepare(case, row, small, layers, dtype_name)
         try:
-            first = timed()
-            for _ in range(warmup - 1):
-                timed()
-            ready[row] = (timed, tokens, gflop, first, [])
+            ready[row] = (timed, tokens, gflop, warm_up(timed, warmup), [])
         except InputError as error:
             out[row] = {"error": why_not(error)}
     linear = linear_timer(dtype_name) if device.type == "cpu" else None

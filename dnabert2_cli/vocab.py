@@ -38,8 +38,8 @@ class VocabSettings(ThreadSettings):
                        group=MODEL)
     min_frequency: int = option(2, "Make a merge only when its pair is seen at least this often.", group=MODEL)
     max_token_length: int = option(None, "Longest token in nt (default: no limit).", group=MODEL)
-    kmer: int = option(None, "Write a K-mer tokenizer (all 4^K k-mers) instead of learning BPE; --size is unused.",
-                       group=MODEL)
+    kmer: int = option(None, "Write a K-mer tokenizer (all 4^K k-mers) instead of learning BPE (--size and "
+                             "--max-token-length do not apply).", group=MODEL)
     kmer_stride: int = option(1, "With --kmer: 1 overlapping (DNABERT), K non-overlapping (Nucleotide "
                                  "Transformer).", group=MODEL)
     max_bases: int = option(DEFAULT_MAX_BASES, "Train on a random sample of at most this many bases (memory stays "

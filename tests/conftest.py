@@ -156,3 +156,34 @@ def plain_tiny(tiny_model_dir, reference_tokenizer_dir):
     tok = PreTrainedTokenizerFast(tokenizer_file=str(reference_tokenizer_dir / "tokenizer.json"), unk_token="[UNK]",
                                   cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", mask_token="[MASK]")
     return tok, DNABert2ForMaskedLM.from_pretrained(tiny_model_dir).bert.eval()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module (`pytestmark = pytest.mark.usefixtures("one_torch_thread")`): the tiny
+    model's many small calls are several times faster so on a busy machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make_classifier(path, tokenizer_dir, seed, scale=1.0, **overrides):
+    """A tiny random classifier (or regressor) folder at `path` with the tokenizer of `tokenizer_dir`; `scale`
+    multiplies its weight matrices (larger weights give outputs far from 0); `overrides` go to the tiny preset."""
+    import torch
+
+    from dnabert2.model import DNABert2Config, DNABert2ForSequenceClassification
+    from dnabert2.tokenizer import load_tokenizer
+
+    torch.manual_seed(seed)
+    model = DNABert2ForSequenceClassification(DNABert2Config.from_preset("tiny", **overrides)).eval()
+    if scale != 1.0:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(scale if p.dim() > 1 else 1.0)
+    model.save_pretrained(path)
+    load_tokenizer(tokenizer_dir).save_pretrained(path)
+    return path

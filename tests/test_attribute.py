@@ -12,43 +12,29 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import CHR2, assert_same_as_uninterrupted, revcomp, shared_path, sigkill_after_rows
+from conftest import CHR2, assert_same_as_uninterrupted, make_classifier, revcomp, shared_path, sigkill_after_rows
 
 BASES = "ACGT"
 SEQ = "GATTACAGCGCGTATAAAGGCTTACCGGATCGATTTGACCA"  # 41 bp
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def make_classifier(path, tokenizer_dir, seed, **overrides):
-    from dnabert2.model import DNABert2Config, DNABert2ForSequenceClassification
-    from dnabert2.tokenizer import load_tokenizer
-
-    torch.manual_seed(seed)
-    model = DNABert2ForSequenceClassification(DNABert2Config.from_preset("tiny", **overrides)).eval()
-    with torch.no_grad():  # larger weights than the initialiser's, so that maps are far from 0
-        for p in model.parameters():
-            p.mul_(4.0 if p.dim() > 1 else 1.0)
-    model.save_pretrained(path)
-    load_tokenizer(tokenizer_dir).save_pretrained(path)
-    return path
+def scaled_classifier(path, tokenizer_dir, seed, **overrides):
+    """A tiny classifier with larger weights than the initialiser's, so that maps are far from 0."""
+    return make_classifier(path, tokenizer_dir, seed, scale=4.0, **overrides)
 
 
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory, reference_tokenizer_dir):
-    return make_classifier(tmp_path_factory.mktemp("cls3"), reference_tokenizer_dir, 3, num_labels=3,
+    return scaled_classifier(tmp_path_factory.mktemp("cls3"), reference_tokenizer_dir, 3, num_labels=3,
                            id2label={0: "none", 1: "promoter", 2: "enhancer"})
 
 
 @pytest.fixture(scope="module")
 def binary(tmp_path_factory, reference_tokenizer_dir):
-    return make_classifier(tmp_path_factory.mktemp("cls2"), reference_tokenizer_dir, 5, num_labels=2)
+    return scaled_classifier(tmp_path_factory.mktemp("cls2"), reference_tokenizer_dir, 5, num_labels=2)
 
 
 def region_arrays(result, i, name):
@@ -295,7 +281,7 @@ def test_a_regressor_is_explained_by_its_value(tmp_path, reference_tokenizer_dir
     from dnabert2.model import DNABert2ForSequenceClassification
     from dnabert2.tokenizer import load_tokenizer
 
-    folder = make_classifier(tmp_path / "reg", reference_tokenizer_dir, 9, num_labels=1, problem_type="regression")
+    folder = scaled_classifier(tmp_path / "reg", reference_tokenizer_dir, 9, num_labels=1, problem_type="regression")
     result = dnabert2.attribute([SEQ], model=folder, methods="ig", device="cpu", precision="fp32")
     model = DNABert2ForSequenceClassification.from_pretrained(folder).eval()
     with torch.no_grad():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import shared_path
+from conftest import make_classifier, shared_path
 
 CHR2 = ("genomes", "human_hg38_chr2_1-2333275")
 COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A", "N": "N"}
@@ -16,26 +16,15 @@ def revcomp(seq):
     return "".join(COMPLEMENT[c] for c in reversed(seq))
 
 
-def make_folder(path, reference_tokenizer_dir, seed, **overrides):
-    from dnabert2.model import DNABert2Config, DNABert2ForSequenceClassification
-    from dnabert2.tokenizer import load_tokenizer
-
-    torch.manual_seed(seed)
-    model = DNABert2ForSequenceClassification(DNABert2Config.from_preset("tiny", **overrides)).eval()
-    model.save_pretrained(path)
-    load_tokenizer(reference_tokenizer_dir).save_pretrained(path)
-    return path
-
-
 @pytest.fixture(scope="module")
 def classifier_dir(tmp_path_factory, reference_tokenizer_dir):
-    return make_folder(tmp_path_factory.mktemp("cls"), reference_tokenizer_dir, 1, num_labels=3,
+    return make_classifier(tmp_path_factory.mktemp("cls"), reference_tokenizer_dir, 1, num_labels=3,
                        id2label={0: "none", 1: "promoter", 2: "enhancer"})
 
 
 @pytest.fixture(scope="module")
 def regressor_dir(tmp_path_factory, reference_tokenizer_dir):
-    return make_folder(tmp_path_factory.mktemp("reg"), reference_tokenizer_dir, 2, num_labels=1,
+    return make_classifier(tmp_path_factory.mktemp("reg"), reference_tokenizer_dir, 2, num_labels=1,
                        problem_type="regression")
 
 

@@ -1,5 +1,7 @@
-"""Option decorators shared by several commands, written once: every command imports its shared options from
-here, never from another command."""
+"""The command line made from the settings dataclasses (`dnabert2.common.fields`): `settings_options` makes a
+command's click options from the fields, `GroupedCommand` lists them in groups in --help, `settings_from` turns the
+parsed options back into the dataclass; plus what every command shares (-v/-q, the command line for provenance,
+output names after the input). Commands import from here, never from each other."""
 import logging
 import sys
 

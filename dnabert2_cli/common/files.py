@@ -58,6 +58,17 @@ def staged_dir(path, fsync=False):
         fsync_dir(path.resolve().parent)
 
 
+def staged_leftovers(path):
+    """The temporary folders `staged_dir` was building beside `path` when its run was killed (`.NAME.` + mkdtemp's
+    8 random characters + `.tmp`; another path's are never matched). Only the holder of the output's lock may
+    remove them."""
+    import re
+
+    path = Path(path)
+    name = re.compile(r"^\." + re.escape(path.name) + r"\.[a-z0-9_]{8}\.tmp$")
+    return [p for p in path.resolve().parent.iterdir() if name.match(p.name) and p.is_dir() and not p.is_symlink()]
+
+
 @contextlib.contextmanager
 def staged_file(path):
     """Yield a temporary file path beside `path` (same suffix); on success it is renamed to `path`."""
@@ -144,15 +155,20 @@ def replace_path(src, dst):
         os.replace(src, dst)
 
 
+def fsync_file(path):
+    """Flush one file's content to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def fsync_tree(folder):
     """Flush every file of `folder` (not recursive) and the folder itself to disk."""
     for p in Path(folder).iterdir():
         if p.is_file():
-            fd = os.open(p, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_file(p)
     fsync_dir(folder)
 
 

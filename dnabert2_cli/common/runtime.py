@@ -146,6 +146,17 @@ def torch_threads(threads):
         torch.set_num_threads(previous)
 
 
+@contextlib.contextmanager
+def run_threads(threads):
+    """The threads of a model run over regions: `threads` for torch inside the block and, when given, for the
+    tokenizer's Rust pool too (RAYON_NUM_THREADS, read when the pool is made on first use; a value already set
+    in the environment wins)."""
+    if threads:
+        os.environ.setdefault("RAYON_NUM_THREADS", str(threads))
+    with torch_threads(threads):
+        yield
+
+
 def show_progress(quiet):
     """A progress bar only when not --quiet and stderr is a terminal."""
     return (not quiet) and sys.stderr.isatty()

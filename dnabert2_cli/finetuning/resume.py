@@ -16,12 +16,12 @@ metrics.json, predictions.tsv and weights equal those of a run that never stoppe
 count the time of the work that was kept).
 """
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dnabert2.common.fields import option_fields, option_name
-from dnabert2.common.files import check_new_output, check_writable_parent, remove_tree, staged_dir, staged_file
+from dnabert2.common.files import (check_new_output, check_writable_parent, fsync_file, remove_tree, staged_dir,
+                                   staged_file, staged_leftovers)
 from dnabert2.errors import InputError
 
 RUN_FILE, CHECKPOINT_FILE, SEEDS_FILE = "run.json", "checkpoint.pt", "seeds.pt"
@@ -169,7 +169,7 @@ class PartialRun:
             return
         with staged_file(self.folder / name) as tmp:
             torch.save(payload, tmp)
-            _fsync(tmp)
+            fsync_file(tmp)
 
     def remove(self):
         """Drop the folder once the output is complete."""
@@ -180,8 +180,7 @@ class PartialRun:
 def remove_temporaries(output):
     """Remove what a killed run of `output` left half-written (the caller holds the output's lock): the temporary
     copies of state files in OUT.partial/, and the temporary folders `common.files.staged_dir` was building beside
-    OUT and OUT.partial (`.NAME.XXXXXXXX.tmp`, exactly: another output's are never matched)."""
-    import re
+    OUT and OUT.partial (`staged_leftovers`)."""
     import shutil
 
     output, partial = Path(output), partial_folder(output)
@@ -189,24 +188,14 @@ def remove_temporaries(output):
         for p in partial.iterdir():
             if p.name.startswith(".") and p.is_file():
                 p.unlink()
-    staged = re.compile(r"^\.(" + re.escape(output.name) + "|" + re.escape(partial.name) + r")\.[a-z0-9_]{8}\.tmp$")
-    for p in output.resolve().parent.iterdir():
-        if staged.match(p.name) and p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p, ignore_errors=True)
+    for p in staged_leftovers(output) + staged_leftovers(partial):
+        shutil.rmtree(p, ignore_errors=True)
 
 
 def _tensor(array):
     import torch
 
     return torch.from_numpy(array.copy())
-
-
-def _fsync(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _read_json(path, folder):

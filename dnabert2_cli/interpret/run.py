@@ -8,7 +8,6 @@ model call. Then each region of the shard goes through `maps.Attributor` and its
 `H5Writer`, one region at a time; the .npz arrays, bigWig tracks and logos are written from the finished file.
 """
 import logging
-import os
 import time
 from types import SimpleNamespace
 
@@ -17,7 +16,7 @@ import numpy as np
 from dnabert2.common.fields import settings_of
 from dnabert2.common.files import check_distinct_paths, check_new_output, output_lock
 from dnabert2.common.outputs import output_mode, torchrun_shard  # the same rules as embed and predict
-from dnabert2.common.runtime import precision_name, torch_threads
+from dnabert2.common.runtime import precision_name, run_threads
 from dnabert2.errors import InputError
 from dnabert2.interpret import layout
 from dnabert2.interpret.extra import require
@@ -65,9 +64,7 @@ def run(s):
             check_model(s.model, "auto")
             source.scan()
             check_regions(source, s)
-            if s.threads:
-                os.environ.setdefault("RAYON_NUM_THREADS", str(s.threads))  # the tokenizer's pool, made on first use
-            with torch_threads(s.threads):
+            with run_threads(s.threads):
                 loaded = load(s.model, "auto", device, dtype)
                 attributor = _attributor(loaded, s)
                 check_memory(s, loaded, source.longest_bp)

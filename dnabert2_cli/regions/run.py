@@ -8,13 +8,12 @@ batch fits in memory, picks the writer (an HDF5 file, resumable, or arrays in me
 main loop (`pipeline.run_pipeline`).
 """
 import logging
-import os
 from dataclasses import replace
 
 from dnabert2.common.fields import settings_of
 from dnabert2.common.files import check_distinct_paths, output_lock
 from dnabert2.common.outputs import output_mode, torchrun_shard
-from dnabert2.common.runtime import torch_threads
+from dnabert2.common.runtime import run_threads
 from dnabert2.errors import InputError, OutputWriteError
 from dnabert2.regions import h5writer
 from dnabert2.regions.heads import REGION_COLUMNS, make_head
@@ -102,9 +101,7 @@ def run_regions(settings, tables=()):
             mode = output_mode(job)
             check_model(job.model, task)
             source.scan()
-            if job.threads:
-                os.environ.setdefault("RAYON_NUM_THREADS", str(job.threads))  # the tokenizer's pool, made on first use
-            with torch_threads(job.threads):
+            with run_threads(job.threads):
                 loaded = load(job.model, task, device, dtype)
                 if settings.kind == "embed":
                     check_layer(settings.layer, loaded.net.config)

@@ -6,12 +6,11 @@ it can serve. Then the rows go through the main loop (`loop.Loop`) into the resu
 the table, the annotated VCF and the plots are written from the finished file.
 """
 import logging
-import os
 
 from dnabert2.common.fields import settings_of
 from dnabert2.common.files import check_distinct_paths, output_lock
 from dnabert2.common.outputs import output_mode, torchrun_shard  # the same rules as embed and predict
-from dnabert2.common.runtime import torch_threads
+from dnabert2.common.runtime import run_threads
 from dnabert2.errors import InputError
 from dnabert2.regions import h5writer
 from dnabert2.regions.loading import check_model, device_and_dtype, load, require_model
@@ -57,9 +56,7 @@ def run(settings):
         source = _source(settings)
         try:
             source.scan()
-            if job.threads:
-                os.environ.setdefault("RAYON_NUM_THREADS", str(job.threads))  # the tokenizer's pool, made on first use
-            with torch_threads(job.threads):
+            with run_threads(job.threads):
                 loaded = load(job.model, "auto", device, dtype)
                 methods = make_methods(settings, loaded)
                 if job.output is None:
