@@ -29,6 +29,21 @@ class _Placement:
                             group=RUN, choices=PRECISIONS)
 
 
+# --attention: "auto" (choose_backend's pick per device and dtype, docs/gpu.md) or one backend of model/attention.py
+ATTENTIONS = ("auto", "sdpa", "eager", "flex", "flash_attention_2")
+
+
+@dataclass
+class KernelSettings:
+    """How the encoder computes: the attention backend and torch.compile (the commands that run many batches)."""
+    attention: str = option("auto", "Attention backend: auto (the fastest measured for the device and precision, "
+                                    "see docs/gpu.md), sdpa, eager, flex (FlexAttention, ALiBi as a score_mod) or "
+                                    "flash_attention_2 (needs the dnabert2[gpu] extra).", group=RUN,
+                            choices=ATTENTIONS)
+    compile: bool = option(False, "torch.compile the encoder layers (the first batches compile; the summary says for "
+                                  "how long; pays for itself on long GPU runs only).", group=RUN, flag="negatable")
+
+
 @dataclass
 class DeviceSettings(ThreadSettings, _Placement):
     """Where a run computes: the options of every command that runs the model (--device, --precision, then
