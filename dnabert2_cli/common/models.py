@@ -27,7 +27,7 @@ TASKS = ("auto", "base", "masked-lm", "classification")
 _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 
 
-def load_model(path, task="auto", device=None, dtype=None):
+def load_model(path, task="auto", device=None, dtype=None, attention=None):
     """Load a model and its tokenizer.
 
     path: a model folder written by this package, the released DNABERT-2-117M folder (pytorch_model.bin and its
@@ -37,6 +37,9 @@ def load_model(path, task="auto", device=None, dtype=None):
     device: torch device or name ("auto", "cpu", "cuda", "cuda:1"); None means auto (CUDA when present).
     dtype: torch dtype or precision name ("auto", "fp32", "bf16", "fp16"); None means auto (bf16 on CUDA that
         supports it, else float32).
+    attention: the attention backend ("sdpa", "eager", "flex", "flash_attention_2"); None or "auto" means chosen
+        per call (model/attention.py choose_backend). One that cannot run on `device` is refused here
+        (`attention_backend`), before any weight is read.
     """
     import torch
 
@@ -50,6 +53,7 @@ def load_model(path, task="auto", device=None, dtype=None):
     device = device if isinstance(device, torch.device) else resolve_device(device or "auto")
     if not isinstance(dtype, torch.dtype):
         dtype = resolve_dtype(dtype or "auto", device)
+    attention = attention_backend(attention, device)
     check_model_folder(folder)
     if task == "auto":
         task = infer_task(folder)
@@ -57,7 +61,7 @@ def load_model(path, task="auto", device=None, dtype=None):
            "classification": DNABert2ForSequenceClassification}[task]
     with quiet_transformers():
         try:
-            model, info = cls.from_pretrained(folder, output_loading_info=True)
+            model, info = cls.from_pretrained(folder, output_loading_info=True, attn_implementation=attention)
         except (OSError, ValueError, KeyError, RuntimeError) as e:
             if isinstance(e, InputError):
                 raise
@@ -67,6 +71,26 @@ def load_model(path, task="auto", device=None, dtype=None):
     _check_missing(folder, info["missing_keys"])
     model.to(device=device, dtype=dtype).eval()
     return model, load_tokenizer(folder)
+
+
+def attention_backend(name, device, grad=False):
+    """--attention -> the backend name a model is built with (None for "auto": chosen per call), refused with one
+    clear InputError when it cannot run on `device` (`grad`: with gradients, for training)."""
+    from dnabert2.model.attention import BACKENDS, can_run
+    from dnabert2.model.flex import flex_unavailable
+
+    if name in (None, "auto"):
+        return None
+    if name not in BACKENDS:
+        raise InputError(f"--attention {name!r}: expected auto or one of {', '.join(BACKENDS)}")
+    if not can_run(name, device, grad):
+        if name == "flash_attention_2":
+            why = ("it needs a CUDA GPU" if device.type != "cuda" else
+                   "flash-attn is not installed (pip install 'dnabert2[gpu]')")
+        else:
+            why = flex_unavailable(device.type) or "FlexAttention has no backward pass on the CPU (training)"
+        raise InputError(f"--attention {name} cannot run on {device}: {why}")
+    return name
 
 
 def load_config(model_config, tokenizer):
