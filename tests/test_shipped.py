@@ -605,8 +605,14 @@ def test_promoter_tables_keep_regulatory_splits_and_drop_rows_sharing_50bp_with_
     path = tmp_path / "human_regulatory" / REGULATORY[0][0] / "train.csv"
     path.write_text(path.read_text().replace(leaking, sharing))
     counts = build_tables(tmp_path, tmp_path / "tables", background=False, regulatory=True, held_out=[held],
-                          plain_train=tmp_path / "plain.csv")
+                          plain_train=tmp_path / "plain.csv", sources_dir=tmp_path / "sources")
     assert counts["dropped_sharing_50bp_with_held_out"] == 1
+    assert not (tmp_path / "sources" / "train.csv").exists()  # the train split is each recipe's own
+    for split in ("dev", "test"):  # the same rows, in the same order, with their source
+        with_source = [line.rsplit(",", 1) for line in (tmp_path / "sources" / f"{split}.csv").read_text().splitlines()]
+        assert [row[0] for row in with_source] == (tmp_path / "tables" / f"{split}.csv").read_text().splitlines()
+        regulatory = {f"{f}_{n}" for f, names in REGULATORY for n in names}
+        assert all(row[1] in regulatory or row[1].startswith("gue/prom") for row in with_source[1:])
     for split in ("train", "dev", "test"):
         for line in (tmp_path / "tables" / f"{split}.csv").read_text().splitlines()[1:]:
             sequence, label = line.split(",")
@@ -626,6 +632,45 @@ def test_platt_scaling_recovers_a_known_scale_and_shift():
     a, c = fit_platt(z, y)
     assert abs(a - 2.5) < 0.1 and abs(c + 0.7) < 0.06
     assert log_loss(z, y, a, c) <= min(log_loss(z, y, 2.5, -0.7), log_loss(z, y))  # the fit is the optimum
+
+
+def test_balanced_weights_give_each_class_half_and_its_groups_alike():
+    from scripts.shipped.calibrate import balanced_weights
+
+    groups = ["gue"] * 6 + ["ensembl"] * 2 + ["splice"] * 3 + ["cohn"]
+    labels = [1] * 8 + [0] * 4
+    w = balanced_weights(groups, labels)
+    assert w.sum() == pytest.approx(1.0)
+    assert w[:6].sum() == pytest.approx(0.25) and w[6:8].sum() == pytest.approx(0.25)  # two positive groups
+    assert w[8:11].sum() == pytest.approx(0.25) and w[11] == pytest.approx(0.25)
+    with pytest.raises(InputError, match="both labels"):
+        balanced_weights(["a", "b"], [1, 1])
+
+
+def test_weighted_platt_scaling_equals_the_fit_on_repeated_rows():
+    """A row of weight 3 counts as three rows: the weighted fit is the fit on the rows repeated."""
+    from scripts.shipped.calibrate import fit_platt, log_loss
+
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=400)
+    y = (rng.random(z.size) < 1 / (1 + np.exp(-(1.5 * z + 0.4)))).astype(int)
+    repeat = rng.integers(1, 4, size=z.size)
+    a, c = fit_platt(z, y, weights=repeat)
+    a2, c2 = fit_platt(np.repeat(z, repeat), np.repeat(y, repeat))
+    assert a == pytest.approx(a2, rel=1e-6) and c == pytest.approx(c2, rel=1e-6, abs=1e-9)
+    assert log_loss(z, y, a, c, repeat) == pytest.approx(log_loss(np.repeat(z, repeat), np.repeat(y, repeat), a, c))
+    assert (a, c) != pytest.approx(fit_platt(z, y))  # the weights change the fit
+    with pytest.raises(InputError, match="weights"):
+        fit_platt(z, y, weights=-repeat)
+
+
+def test_source_copies_give_a_source_more_crops():
+    from scripts.shipped.augment import augmented
+
+    rows = [("ACGT" * 100, 1, "ensembl_regulatory_promoter"), ("TTGCA" * 80, 0, "gue_splice_human")]
+    out = augmented(rows, copies=2, shuffled_fraction=0.0, source_copies={"ensembl_regulatory_": 7}, seed=3)
+    sources = [source for _, _, source in out]
+    assert sources.count("ensembl_regulatory_promoter") == 7 and sources.count("gue_splice_human") == 2
 
 
 @pytest.mark.parametrize("z, y, match", [

@@ -54,14 +54,16 @@ def _reaches(letter, end, last):
     return True
 
 
-def augmented(rows, copies=2, min_length=150, shuffled_fraction=0.5, seed=0, max_length=None):
+def augmented(rows, copies=2, min_length=150, shuffled_fraction=0.5, seed=0, max_length=None, source_copies=None):
     """`copies` crops of every (sequence, label, source) row: random length from min_length to the row's length
     (or max_length, when given and shorter), random offset, random strand; a `shuffled_fraction` of them
-    dinucleotide-shuffled (source gets "+dishuffled"). Returns the new rows, shuffled."""
+    dinucleotide-shuffled (source gets "+dishuffled"). `source_copies` ({source prefix: copies}) gives the rows of
+    some sources more (or fewer) crops. Returns the new rows, shuffled."""
     rng = random.Random(seed)
     out = []
     for sequence, label, source in rows:
-        for _ in range(copies):
+        crops = next((n for prefix, n in (source_copies or {}).items() if source.startswith(prefix)), copies)
+        for _ in range(crops):
             longest = len(sequence) if max_length is None else min(max_length, len(sequence))
             length = rng.randint(min(min_length, longest), longest)
             start = rng.randint(0, len(sequence) - length)

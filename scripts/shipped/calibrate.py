@@ -9,6 +9,9 @@ log-loss of sigmoid(a z + c), then writes a model folder whose classifier gives 
 
 A monotone map of each row's score: AUROC and AUPRC are unchanged, and only the probabilities move.
 
+Rows may carry weights (`balanced_weights`: each class half the weight, each source group of a class an equal
+share of it), so that a source with many dev rows does not set the scale for the sources with few.
+
     python scripts/shipped/calibrate.py MODEL_DIR DEV_TABLE OUT_DIR
 """
 if __package__ in (None, ""):  # run as a file: make the repository root importable
@@ -25,13 +28,27 @@ from dnabert2.errors import InputError, located
 WEIGHT, BIAS = "classifier.weight", "classifier.bias"
 
 
-def log_loss(z, y, a=1.0, c=0.0):
-    """Mean negative log-likelihood of labels y (0/1) under sigmoid(a z + c)."""
+def log_loss(z, y, a=1.0, c=0.0, weights=None):
+    """Mean negative log-likelihood of labels y (0/1) under sigmoid(a z + c) (weighted mean with `weights`)."""
     import numpy as np
 
     t = a * np.asarray(z, dtype=np.float64) + c
     y = np.asarray(y, dtype=np.float64)
-    return float(np.mean(np.logaddexp(0.0, t) - y * t))
+    return float(np.average(np.logaddexp(0.0, t) - y * t, weights=weights))
+
+
+def balanced_weights(groups, labels):
+    """One weight per row: each label half of the total, shared equally by its groups, and equally by a group's
+    rows (so a group's weight does not grow with its number of rows). Sums to 1."""
+    import numpy as np
+
+    counts = {}
+    for group, label in zip(groups, labels):
+        counts.setdefault(label, {}).setdefault(group, 0)
+        counts[label][group] += 1
+    if len(groups) != len(labels) or len(counts) != 2:
+        raise InputError("balanced weights need one group and one label per row, and rows of both labels")
+    return np.array([1.0 / (2 * len(counts[label]) * counts[label][group]) for group, label in zip(groups, labels)])
 
 
 def sigmoid(t):
@@ -41,21 +58,25 @@ def sigmoid(t):
         return 1.0 / (1.0 + np.exp(-np.asarray(t, dtype=np.float64)))
 
 
-def fit_platt(z, y, iterations=100):
-    """(a, c) minimising log_loss(z, y, a, c), by Newton's method on the two parameters."""
+def fit_platt(z, y, iterations=100, weights=None):
+    """(a, c) minimising log_loss(z, y, a, c, weights), by Newton's method on the two parameters."""
     import numpy as np
 
     z, y = np.asarray(z, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if z.shape != y.shape or z.ndim != 1:
         raise InputError("calibration needs one score and one label per row")
+    w = np.ones_like(z) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != z.shape or not (w >= 0).all() or not w.sum() > 0:
+        raise InputError("calibration weights: one weight per row, none negative, not all zero")
+    w = w / w.sum()
     if not set(np.unique(y)) == {0.0, 1.0}:
         raise InputError("calibration needs rows of both classes (labels 0 and 1)")
     X = np.stack([z, np.ones_like(z)], axis=1)  # (n, 2)
     theta = np.array([1.0, 0.0])
     for _ in range(iterations):
         p = sigmoid(X @ theta)
-        gradient = X.T @ (p - y) / len(y)
-        hessian = (X.T * (p * (1 - p))) @ X / len(y) + 1e-9 * np.eye(2)
+        gradient = X.T @ (w * (p - y))
+        hessian = (X.T * (w * p * (1 - p))) @ X + 1e-9 * np.eye(2)
         step = np.linalg.solve(hessian, gradient)
         theta -= step
         if np.abs(step).max() < 1e-10:
@@ -121,22 +142,32 @@ def fold(model_dir, out, a, c):
     save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
 
 
-def calibrate(model_dir, table, out, positive="promoter"):
-    """Fit (a, c) on `table` and write the folded model to `out`; returns the record the card reads."""
+def calibrate(model_dir, table, out, positive="promoter", groups=None):
+    """Fit (a, c) on `table` and write the folded model to `out`; returns the record the card reads. `groups` (one
+    source group per row of `table`) fits on `balanced_weights` and reports the mean probabilities per group too."""
     import numpy as np
 
     sequences, labels = read_labels(table, positive)
+    weights = None if groups is None else balanced_weights(groups, labels)
     z = log_odds(model_dir, sequences)
-    a, c = fit_platt(z, labels)
+    a, c = fit_platt(z, labels, weights=weights)
     fold(model_dir, out, a, c)
     y = np.asarray(labels)
     p_before, p_after = sigmoid(z), sigmoid(a * z + c)
-    return {"table": str(table), "rows": len(labels), "positives": int(y.sum()), "scale": a, "shift": c,
-            "log_loss": {"before": log_loss(z, y), "after": log_loss(z, y, a, c)},
-            "mean_probability": {"before": {"positive": float(p_before[y == 1].mean()),
-                                            "negative": float(p_before[y == 0].mean())},
-                                 "after": {"positive": float(p_after[y == 1].mean()),
-                                           "negative": float(p_after[y == 0].mean())}}}
+    record = {"table": str(table), "rows": len(labels), "positives": int(y.sum()), "scale": a, "shift": c,
+              "weights": "rows alike" if groups is None else "balanced: each class half, its source groups alike",
+              "log_loss": {"before": log_loss(z, y, weights=weights), "after": log_loss(z, y, a, c, weights)},
+              "mean_probability": {"before": {"positive": float(p_before[y == 1].mean()),
+                                              "negative": float(p_before[y == 0].mean())},
+                                   "after": {"positive": float(p_after[y == 1].mean()),
+                                             "negative": float(p_after[y == 0].mean())}}}
+    if groups is not None:
+        groups = np.asarray(groups)
+        record["mean_probability_by_group"] = {
+            f"{group} ({'positive' if y[groups == group][0] else 'negative'})":
+                {"rows": int((groups == group).sum()), "before": float(p_before[groups == group].mean()),
+                 "after": float(p_after[groups == group].mean())} for group in sorted(set(groups.tolist()))}
+    return record
 
 
 def main(argv=None):

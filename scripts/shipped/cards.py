@@ -380,7 +380,8 @@ def heldout_resamples(heldout):
 
 def _recipe(augment):
     shuffled = augment["shuffled_fraction"]
-    return (f"{augment['copies']} crops of {augment['min_length']}-{augment['max_length']} bp of every train row, "
+    more = "".join(f", {n} of every {prefix.rstrip('_')} row" for prefix, n in augment.get("source_copies", {}).items())
+    return (f"{augment['copies']} crops of {augment['min_length']}-{augment['max_length']} bp of every train row{more}, "
             f"either strand, {'none' if shuffled == 0 else 'all' if shuffled == 1 else f'{100 * shuffled:.0f}%'} "
             "dinucleotide-shuffled")
 

@@ -39,7 +39,8 @@ from pathlib import Path
 
 from scripts.shipped.calibrate import calibrate
 from scripts.shipped.evaluate import LENGTH, default_data_root, evaluate
-from scripts.shipped.promoter_data import AUGMENT_HALF, AUGMENT_REAL, LABEL_NAMES, OTHER_GENOMES, build_tables
+from scripts.shipped.promoter_data import (AUGMENT_BALANCED, AUGMENT_HALF, AUGMENT_REAL, LABEL_NAMES, OTHER_GENOMES,
+                                           build_tables, read_sources, source_group)
 from scripts.shipped.soup import greedy_soup
 from scripts.shipped.steps import digest, run_step, run_steps
 
@@ -66,8 +67,11 @@ FINETUNE_OPTIONS = ("--epochs", "1", "--max-steps", "600", "--lr", "5e-4", "--ba
                     "--threads", "1")
 # issue 24: the training tables' recipes (train-split augmentation, promoter_data.py) and the fine-tunes run from the
 # pretrained model, one per (recipe, seed), side by side; the greedy soup of them on the dev split is shipped
-RECIPES = {"real": AUGMENT_REAL, "half": AUGMENT_HALF}
-RUNS = (("real", 42), ("half", 42))
+RECIPES = {"real": AUGMENT_REAL, "half": AUGMENT_HALF, "balanced": AUGMENT_BALANCED}
+RUNS = (("real", 42), ("half", 42), ("balanced", 42))
+# issue 24's second round: the first two runs were still improving at step 600, so the balanced recipe (more
+# Ensembl crops) runs longer; the soup and the calibration weigh the dev rows by source (calibrate.balanced_weights)
+RECIPE_STEPS = {"balanced": 1200}
 # more `dnabert2 predict` options of the chr2 evaluation: both strands averaged (the chr2 intervals have no
 # orientation, the training promoters all face their TSS), float32 on every machine, one thread
 EVALUATE_OPTIONS = ("--rc-average", "--precision", "fp32", "--threads", "1")
@@ -162,10 +166,13 @@ def table_run_summary(run_dir, step, convert, last_step):
             "eval_accuracy_last": evals[-1]["eval_accuracy"]}
 
 
-def finetune_options(seed):
-    """FINETUNE_OPTIONS with `--seed` set to `seed` (unchanged for the seed they name)."""
+def finetune_options(seed, recipe=None):
+    """FINETUNE_OPTIONS with `--seed` set to `seed` (unchanged for the seed they name) and `--max-steps` to the
+    recipe's RECIPE_STEPS where it has one."""
     options = list(FINETUNE_OPTIONS)
     options[options.index("--seed") + 1] = str(seed)
+    if recipe in RECIPE_STEPS:
+        options[options.index("--max-steps") + 1] = str(RECIPE_STEPS[recipe])
     return tuple(options)
 
 
@@ -184,7 +191,8 @@ def promoter_tables(out, data_root):
     counts = {}
     for recipe, augment in RECIPES.items():
         counts[recipe] = build_tables(data_root, out / f"promoter_tables_{recipe}", augment=augment, regulatory=True,
-                                      held_out=held_out, plain_train=out / "promoter_tables_plain" / "train.csv")
+                                      held_out=held_out, plain_train=out / "promoter_tables_plain" / "train.csv",
+                                      sources_dir=out / "promoter_tables_sources")
     dev = {(out / f"promoter_tables_{r}" / "dev.csv").read_bytes() for r in RECIPES}
     if len(dev) != 1:
         sys.exit("the recipes' dev splits differ; the soup and calibration need one dev split")
@@ -201,7 +209,7 @@ def finetune_promoter(out, data_root):
         data = out / f"promoter_tables_{recipe}"
         named.append((recipe, seed, name, folder))
         jobs.append((name, ["finetune", "--model", str(out / "pretrained"), "--data", str(data),
-                            *finetune_options(seed), "-o", str(out / folder), "--force", "-q"],
+                            *finetune_options(seed, recipe), "-o", str(out / folder), "--force", "-q"],
                      out / folder / "metrics.json", digest(data) + model_digest))
     runs = []
     for (recipe, seed, name, folder), step in zip(named, run_steps(out, jobs)):  # one-thread runs, one per core
@@ -212,9 +220,12 @@ def finetune_promoter(out, data_root):
                      "dev": metrics["dev"], "test": metrics["test"]})
     folders = [out / run["folder"] for run in runs]
     dev = out / f"promoter_tables_{RUNS[0][0]}" / "dev.csv"
-    soup = runs_named(greedy_soup(folders, dev, out / "finetune_average", positive=LABEL_NAMES[1]), runs, out)
+    groups = [source_group(source) for source in read_sources(out / "promoter_tables_sources" / "dev.csv")]
+    soup = runs_named(greedy_soup(folders, dev, out / "finetune_average", positive=LABEL_NAMES[1], groups=groups),
+                      runs, out)
     print(f"[rebuild] greedy soup of {soup['chosen']} -> {out / 'finetune_average'}", file=sys.stderr, flush=True)
-    calibration = calibrate(out / "finetune_average", dev, out / "finetune_calibrated", positive=LABEL_NAMES[1])
+    calibration = calibrate(out / "finetune_average", dev, out / "finetune_calibrated", positive=LABEL_NAMES[1],
+                            groups=groups)
     carry_predict_defaults(out / "finetune_calibrated", PREDICT_DEFAULTS)
     print(f"[rebuild] calibrate: log-odds x {calibration['scale']:.3f} {calibration['shift']:+.3f} "
           f"-> {out / 'finetune_calibrated'}", file=sys.stderr, flush=True)
@@ -229,6 +240,7 @@ def runs_named(soup, runs, out):
     """greedy_soup's record with each run folder named RECIPE_seedSEED."""
     name_of = {str(out / run["folder"]): f"{run['recipe']}_seed{run['seed']}" for run in runs}
     return {"table": soup["table"], "chosen": [name_of[f] for f in soup["chosen"]], "log_loss": soup["log_loss"],
+            "weights": soup["weights"],
             "ranking": [{"run": name_of[r["folder"]], "log_loss": r["log_loss"]} for r in soup["ranking"]],
             "tries": [{"runs": [name_of[f] for f in t["folders"]], "log_loss": t["log_loss"], "kept": t["kept"]}
                       for t in soup["tries"]]}

@@ -22,7 +22,7 @@ from pathlib import Path
 from dnabert2.errors import InputError
 
 from scripts.shipped.average import average_weights
-from scripts.shipped.calibrate import fit_platt, log_loss, log_odds, read_labels
+from scripts.shipped.calibrate import balanced_weights, fit_platt, log_loss, log_odds, read_labels
 
 
 def greedy(candidates, loss_of):
@@ -46,18 +46,20 @@ def greedy(candidates, loss_of):
     return chosen, ranking, tries
 
 
-def calibrated_dev_loss(model_dir, sequences, labels):
-    """The dev log-loss of a two-class model folder after Platt scaling on those same rows."""
+def calibrated_dev_loss(model_dir, sequences, labels, weights=None):
+    """The dev log-loss of a two-class model folder after Platt scaling on those same rows (both `weights`ed)."""
     z = log_odds(model_dir, sequences)
-    a, c = fit_platt(z, labels)
-    return log_loss(z, labels, a, c)
+    a, c = fit_platt(z, labels, weights=weights)
+    return log_loss(z, labels, a, c, weights)
 
 
-def greedy_soup(folders, table, out, positive="promoter"):
+def greedy_soup(folders, table, out, positive="promoter", groups=None):
     """Choose the runs to average among `folders` on `table` (the dev split) and write their average to `out`;
     returns the record the card reads: {"table", "ranking": [{"folder", "log_loss"}], "tries": [{"folders",
-    "log_loss", "kept"}], "chosen": [folders], "log_loss"}."""
+    "log_loss", "kept"}], "chosen": [folders], "log_loss"}. `groups` (one source group per row) weighs the rows
+    as calibrate.balanced_weights does."""
     sequences, labels = read_labels(table, positive)
+    weights = None if groups is None else balanced_weights(groups, labels)
     out = Path(out)
     scratch = out.parent / f"{out.name}.try"
     losses = {}
@@ -66,10 +68,10 @@ def greedy_soup(folders, table, out, positive="promoter"):
         key = tuple(soup)
         if key not in losses:
             if len(soup) == 1:
-                losses[key] = calibrated_dev_loss(soup[0], sequences, labels)
+                losses[key] = calibrated_dev_loss(soup[0], sequences, labels, weights)
             else:
                 average_weights(soup, scratch)
-                losses[key] = calibrated_dev_loss(scratch, sequences, labels)
+                losses[key] = calibrated_dev_loss(scratch, sequences, labels, weights)
         return losses[key]
 
     try:
@@ -77,7 +79,7 @@ def greedy_soup(folders, table, out, positive="promoter"):
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     average_weights(chosen, out)
-    return {"table": str(table), "ranking": [{"folder": f, "log_loss": loss} for f, loss in ranking],
+    return {"table": str(table), "weights": "rows alike" if groups is None else "balanced", "ranking": [{"folder": f, "log_loss": loss} for f, loss in ranking],
             "tries": [{"folders": soup, "log_loss": loss, "kept": kept} for soup, loss, kept in tries],
             "chosen": chosen, "log_loss": losses[tuple(chosen)]}
 
