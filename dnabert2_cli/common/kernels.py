@@ -93,7 +93,10 @@ class Kernels:
         return pack_batch(batch) if self.packed else batch
 
     def line(self):
-        """For the run's set-up line: 'attention flex, packed batches, compiled encoder ...'."""
+        """For the run's set-up line: '; attention flex, packed batches, compiled encoder ...'; '' for a default run
+        (auto attention, padded, not compiled), whose line stays as it was."""
+        if self.attention is None and not self.packed and not self.compile:
+            return ""
         name = self.attention or f"auto ({self.backend})"
-        return (f"attention {name}, {'packed' if self.packed else 'padded'} batches"
+        return (f"; attention {name}, {'packed' if self.packed else 'padded'} batches"
                 + (", compiled encoder (the first step compiles)" if self.compile else ""))

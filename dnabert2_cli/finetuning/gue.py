@@ -117,7 +117,8 @@ def benchmark_gue(data=None, model=None, output=None, settings=None, **options):
 
 def _run_dataset(folder, s, tmp):
     """Fine-tune on one dataset folder with its protocol into tmp/runs/; its row of the results table."""
-    from dnabert2.common.runtime import DeviceSettings
+    from dnabert2.common.kernels import PackSettings
+    from dnabert2.common.runtime import DeviceSettings, KernelSettings
     from dnabert2.finetuning.run import finetune
 
     key = dataset_key(folder)
@@ -136,7 +137,8 @@ def _run_dataset(folder, s, tmp):
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     summary = finetune(run_dir, model=s.model, data=str(folder), epochs=protocol.epochs, max_steps=steps,
                        eval_every=protocol.eval_every, max_tokens=protocol.max_length, save_model=s.keep_models,
-                       checkpoint=False, quiet=s.quiet, **shared_options(s, RunSize, LoraFields, DeviceSettings))
+                       checkpoint=False, quiet=s.quiet,
+                       **shared_options(s, RunSize, LoraFields, DeviceSettings, KernelSettings, PackSettings))
     row["ours"] = 100.0 * summary["test"][protocol.metric]
     row["ours_std"] = 100.0 * summary["test_std"][protocol.metric]
     row["train_rows"] = summary["rows"]["train"]

@@ -78,7 +78,7 @@ def pretrain(genomes=None, output=None, *, settings=None, **options):
     resume_from = (check_output(settings.output, settings.resume, settings.force, fingerprint) if place.rank == 0
                    else None)
     if place.rank == 0:
-        settings.say(set_up_line(settings, tok, model, dev, dtype) + "; " + kernels.line())
+        settings.say(set_up_line(settings, tok, model, dev, dtype) + kernels.line())
     # all ranks read the data; bad genomes fail here, before the output folder is touched
     data = _training_data(settings, tok, masking, kernels.packed)
     with _process_group(place, dev):
