@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dnabert2.common.files import write_text
-from dnabert2.common.kernels import real_tokens, sequences_in
 from dnabert2.common.hf import quiet_transformers
+from dnabert2.common.kernels import real_tokens, sequences_in
 from dnabert2.errors import InputError
 from dnabert2.pretraining import checkpoints as ckpt
 from dnabert2.pretraining.log import LOG_FILE, append_record, plot_loss_curve, truncate_log
