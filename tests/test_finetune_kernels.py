@@ -61,3 +61,12 @@ def test_attention_that_cannot_train_here_is_refused_before_anything_is_written(
     assert result.exit_code == 2, result.output
     assert f"--attention {backend} cannot run on cpu: {why}" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_benchmark_gue_refuses_flex_training_on_the_cpu_before_anything_is_written(tiny_model_dir, tmp_path,
+                                                                                    run_cli):
+    result = run_cli("benchmark", "gue", "--data", tmp_path / "nowhere", "--model", tiny_model_dir, "-o",
+                     tmp_path / "out", "--device", "cpu", "--attention", "flex")
+    assert result.exit_code == 2, result.output
+    assert "--attention flex cannot run on cpu: FlexAttention has no backward pass on the CPU" in result.output
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob("out*"))

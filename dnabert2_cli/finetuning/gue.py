@@ -92,8 +92,8 @@ def benchmark_gue(data=None, model=None, output=None, settings=None, **options):
     options are the fields of `GueSettings` (the options of `dnabert2 benchmark gue`): `tasks` (glob patterns on
     keys such as 'prom/*'), `max_train_rows`, `max_eval_rows` and `max_steps` shrink the run for smoke tests;
     `lora` (True) with lora_targets, lora_r, lora_alpha, lora_dropout; seeds, seed, batch_size, keep_models,
-    device, precision, threads, force; or pass `settings`, a `GueSettings`. `model` as for `finetune` (None: the
-    model shipped in the package). Returns the result rows."""
+    device, precision, threads, attention, compile, pack, force; or pass `settings`, a `GueSettings`. `model` as
+    for `finetune` (None: the model shipped in the package). Returns the result rows."""
     import fnmatch
 
     for name, value in (("data", data), ("model", model), ("output", output)):
@@ -101,6 +101,7 @@ def benchmark_gue(data=None, model=None, output=None, settings=None, **options):
             options[name] = value
     s = settings_of(GueSettings, settings, options, "benchmark_gue")
     s.check()
+    _check_kernels(s)
     with output_lock(s.output):
         check_new_output(s.output, s.force)
         folders = find_datasets(s.data)
@@ -113,6 +114,16 @@ def benchmark_gue(data=None, model=None, output=None, settings=None, **options):
             (tmp / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
             (tmp / "results.tsv").write_text(format_tsv(rows))
     return rows
+
+
+def _check_kernels(s):
+    """InputError, before the output is locked, when --attention cannot train on the device (as `finetune` would
+    say at its first dataset)."""
+    from dnabert2.common.kernels import Kernels
+    from dnabert2.common.runtime import resolve_device, resolve_dtype
+
+    device = resolve_device(s.device)
+    Kernels.of(s, device, resolve_dtype(s.precision, device))
 
 
 def _run_dataset(folder, s, tmp):
