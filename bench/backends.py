@@ -12,9 +12,11 @@ Cases (full size; --cpu-small in brackets), random weights at the released width
 - `8x4096` [1x4096]: lengths 4,096, 4,064, ...;
 - `promoters`: the 67 human chr2 promoter regions of the shared data, tiled at 2 kbp (one window each: 202-625 bp,
   mixed lengths) [every fourth region, 17];
-- `pretrain`: training steps (forward, backward, AdamW) of the masked-LM at batch 256 [16] x 128 tokens, windows
-  drawn from the chr2 slice by pretraining's own sampler, 15% of tokens masked, fp32 weights under bf16 autocast
-  (where bf16 is the precision), the head on masked tokens only, as `dnabert2 pretrain` does.
+- `pretrain`: optimisation steps of the masked-LM at batch 256 [16] x 128 tokens through `dnabert2 pretrain`'s own
+  code: windows of the chr2 slice drawn by its sampler, masked (15%, 80/10/10) and padded or packed by
+  `pretraining.batches.MicroBatches` (`--pack`), the loss of `pretraining.objective` (the head on masked tokens
+  only), fp32 weights under bf16 autocast (where bf16 is the precision), gradients clipped, AdamW of
+  `common.optim`.
 
 Rows: `sdpa`, `eager`, `flex` (padded input; FlexAttention on the unpadded tokens), `X+packed` (the same sequences
 packed in one row with `cu_seqlens`), `X+compiled` (`compile_encoder`), `flash_attention_2` where flash-attn is
@@ -58,7 +60,8 @@ CASES = {
 }
 SMALL_NAMES = {"32x512": "4x512", "8x4096": "1x4096", "promoters": "promoters/4", "pretrain": "pretrain"}
 INFERENCE_ROWS = ["sdpa", "eager", "flex", "flex+packed", "sdpa+compiled", "flex+packed+compiled"]
-TRAINING_ROWS = ["sdpa", "sdpa+packed", "eager", "flex", "flex+packed", "sdpa+compiled", "flex+packed+compiled"]
+TRAINING_ROWS = ["sdpa", "sdpa+packed", "eager", "flex", "flex+packed", "sdpa+compiled", "sdpa+packed+compiled",
+                 "flex+compiled", "flex+packed+compiled"]
 # dense (no sparsity) bf16 tensor-core peaks, TFLOP/s, from NVIDIA's data sheets; the first pattern that matches
 # torch.cuda.get_device_name() wins
 BF16_PEAK_TFLOPS = [(r"B200", 2250), (r"H200|GH200", 989), (r"H100 NVL", 835), (r"H100 PCIe", 756),
@@ -112,44 +115,68 @@ def case_rows(case, small):
     return [[5 + (7 * i + j) % 4000 for j in range(n)] for i, n in enumerate(spec)], None
 
 
-def inputs(rows, packed, device, labels=None):
+def inputs(rows, packed, device):
     """Model keyword arguments for `rows`: padded (input_ids, attention_mask) or packed (input_ids, cu_seqlens)."""
     import torch
 
     from dnabert2.common.batching import pad_rows
-    from dnabert2.model import pack_padded
+    from dnabert2.common.kernels import pack_batch
 
     ids, mask = (torch.from_numpy(x) for x in pad_rows(rows, 3))
     out = {"input_ids": ids, "attention_mask": mask}
-    if labels is not None:
-        out["labels"] = labels
     if packed:
-        out = {name: pack_padded(value, mask)[0] for name, value in out.items() if name != "attention_mask"}
-        out["cu_seqlens"] = pack_padded(ids, mask)[1]
+        out = pack_batch(out)
     return {name: value.to(device) for name, value in out.items()}
 
 
-def mlm_labels(rows, seed=0):
-    """-100 everywhere but 15% of the real tokens (not [CLS]/[SEP]), which keep their ids; padded [B, S]."""
-    import numpy as np
+class WindowRows:
+    """A pretraining data source (`rows(indices)`, as `pretraining.batches` reads one) over fixed token rows."""
+
+    def __init__(self, rows):
+        self.windows = rows
+
+    def rows(self, indices):
+        return [self.windows[i] for i in indices]
+
+
+def pretraining_step(model, rows, packed, device, dtype):
+    """One optimisation step of `rows` as `dnabert2 pretrain` takes it (one micro-batch, one rank): masked and
+    padded or packed by `MicroBatches`, the summed masked-LM loss of `masked_lm_objective` over the masked tokens,
+    gradients clipped at 1, AdamW with the paper's settings."""
     import torch
 
-    from dnabert2.common.batching import pad_rows
+    from dnabert2.common.optim import make_optimizer
+    from dnabert2.common.runtime import autocast
+    from dnabert2.pretraining.batches import MicroBatches
+    from dnabert2.pretraining.masking import IGNORE_INDEX, MaskingConfig
+    from dnabert2.pretraining.objective import masked_lm_objective
+    from dnabert2.tokenizer import load_tokenizer
 
-    ids, mask = pad_rows(rows, 3)
-    rng = np.random.default_rng(seed)
-    chosen = (rng.random(ids.shape) < 0.15) & (mask == 1)
-    chosen[:, 0] = False
-    chosen[np.arange(len(rows)), [len(r) - 1 for r in rows]] = False
-    return torch.from_numpy(np.where(chosen, ids, -100))
+    tokenizer = load_tokenizer(SHARED / "reference_checkpoint")
+    batches = MicroBatches(WindowRows(rows), MaskingConfig.from_tokenizer(tokenizer), max(map(len, rows)),
+                           tokenizer.pad_token_id, len(rows), seed=0, pack=packed)
+    batch = {name: value.to(device) for name, value in batches[0].items()}
+    masked = float((batch["labels"] != IGNORE_INDEX).sum())
+    objective = masked_lm_objective(model)
+    optimizer = make_optimizer(model, 5e-4, 1e-5, betas=(0.9, 0.98), eps=1e-6)
+    model.train()
+
+    def call():
+        with autocast(device, dtype):
+            loss_sum, _ = objective(**batch)
+        (loss_sum / masked).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return call
 
 
 def prepare(case, row, small, layers, dtype_name):
     """(call, device, real tokens, GFLOP of one call): one forward (or training step) of `row` on `case`, ready."""
     import torch
-    import torch.nn.functional as F
 
-    from dnabert2.common.runtime import autocast, resolve_device, resolve_dtype
+    from dnabert2.common.runtime import resolve_device, resolve_dtype
     from dnabert2.model import DNABert2Config, DNABert2ForMaskedLM, compile_encoder
 
     device = resolve_device("auto")
@@ -165,19 +192,7 @@ def prepare(case, row, small, layers, dtype_name):
     lengths = [len(r) for r in rows]
     gflop = useful_gflop(cfg, lengths) * (3 if training else 1)
     if training:
-        batch = inputs(rows, packed, device, mlm_labels(rows))
-        target = batch.pop("labels")
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-6, weight_decay=1e-5)
-        model.train()
-
-        def call():
-            with autocast(device, dtype):
-                hidden = model.bert(**batch).last_hidden_state
-                chosen = target != -100
-                loss = F.cross_entropy(model.cls(hidden[chosen]).float(), target[chosen])
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+        call = pretraining_step(model, rows, packed, device, dtype)
     else:
         model = model.to(dtype).eval()
         batch = inputs(rows, packed, device)

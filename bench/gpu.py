@@ -10,10 +10,12 @@ by hand on a machine with a GPU (about 2 minutes for sections 1-2 on an H100/H20
    bf16 on CUDA is compared with the CPU's float32 as a relative error.
 2. The commands (unless --skip-cli): `predict` and `embed` on test_data/promoters_example.fa with the shipped
    models on `--device cuda` against `--device cpu` (fp32 both, then CUDA's default bf16), and `finetune` and
-   `pretrain` runs of a few steps on CUDA in bf16 (they must finish and write their folders).
+   `pretrain` runs of a few steps on CUDA in bf16 (they must finish and write their folders), `pretrain` again with
+   `--attention flex --compile` (packed batches, the default with flex).
 3. Speed: bench/backends.py's table at full size (tokens/s, peak memory and MFU per backend, padded and packed,
-   plain and compiled, for 32 x 512, 8 x 4,096, the chr2 promoters and pretraining steps; the card's dense bf16
-   peak is looked up by name, `--peak-tflops` for another card).
+   plain and compiled, for 32 x 512, 8 x 4,096, the chr2 promoters and pretraining steps through pretrain's own
+   batches, objective and optimiser: sdpa, flex, packed or not, compiled or not, for the issue's 40% MFU target;
+   the card's dense bf16 peak is looked up by name, `--peak-tflops` for another card).
 """
 import argparse
 import importlib.util
@@ -195,6 +197,16 @@ def commands():
                     "--precision", "bf16", "-o", str(tmp / "pt_out")])
         print(f"pretrain --device cuda --precision bf16 (30 steps): {time.perf_counter() - started:.1f} s; "
               f"{done.stderr.strip().splitlines()[-1]}")
+        # the training kernels through the command: flex packs by default (--pack auto); the CPU has no flex backward
+        kernels = ["--attention", "flex", "--compile"] if DEVICE == "cuda" else ["--pack", "--compile"]
+        started = time.perf_counter()
+        done = run(["pretrain", "--genome", str(ROOT / "test_data" / "genome_small.fa.gz"), "--tokenizer",
+                    str(shipped / "pretrained"), "--model-config", "tiny", "--max-steps", "30", "--batch-size", "8",
+                    "--max-tokens", "128", "--eval-every", "10", "--save-every", "15", "--device", DEVICE,
+                    "--precision", "bf16", *kernels, "-o", str(tmp / "pt_kernels")])
+        said = [line for line in done.stderr.splitlines() if "attention" in line or "compiled" in line]
+        print(f"pretrain {' '.join(kernels)} (30 steps): {time.perf_counter() - started:.1f} s; "
+              f"{' | '.join(said)}; {done.stderr.strip().splitlines()[-1]}")
 
 
 def speed(layers, peak_tflops=None):

@@ -2,7 +2,8 @@
 share of step time spent waiting on data (goal: under 5%, i.e. the run is model-bound).
 
 Run by hand: `python bench/pretrain.py` (a few minutes on 2 cores; `--presets tiny,small` for a quick look;
-`--device cuda` on a GPU).
+`--device cuda` on a GPU; `--packs off,on` to compare padded and packed micro-batches, `--attention flex` and
+`--compile` for the other kernels of `dnabert2 pretrain`).
 
 Each case is a real `dnabert2.pretrain` run on the E. coli genome of the shared data (random windows, tokenised
 and masked in DataLoader worker processes, batch of --batch-size windows of 128 tokens), with no evaluation and
@@ -26,7 +27,7 @@ TOKENIZER = SHARED / "reference_checkpoint"
 STEPS = {"tiny": 30, "small": 15, "dnabert2-117m": 4}
 
 
-def run_case(preset, precision, args):
+def run_case(preset, precision, pack, args):
     import dnabert2
 
     steps = args.steps or STEPS[preset]
@@ -36,12 +37,14 @@ def run_case(preset, precision, args):
         summary = dnabert2.pretrain([GENOME], out, tokenizer=TOKENIZER, model_config=preset, precision=precision,
                                     device=args.device, batch_size=args.batch_size, max_tokens=128, max_steps=steps,
                                     warmup_steps=1, eval_every=0, save_every=10 ** 9, log_every=1,
-                                    num_workers=args.workers, threads=args.threads, seed=0, force=True)
+                                    num_workers=args.workers, threads=args.threads, seed=0, force=True,
+                                    pack=pack == "on", attention=args.attention, compile=args.compile)
         wall = time.perf_counter() - t0
         records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines() if line.strip()]
     steady = [r for r in records if "tokens_per_s" in r and r["step"] > args.skip] or records
     return {
         "preset": preset, "precision": precision, "parameters": summary["parameters"], "steps": steps,
+        "pack": pack, "attention": summary["attention"],
         "tokens_per_s": statistics.median(r["tokens_per_s"] for r in steady),
         "data_wait": statistics.mean(r["data_wait"] for r in steady),
         "loss": records[-1]["loss"], "wall_s": wall,
@@ -52,6 +55,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", default="tiny,small,dnabert2-117m")
     parser.add_argument("--precisions", default="fp32,bf16")
+    parser.add_argument("--packs", default="off", help="off, on or off,on: padded and/or packed micro-batches")
+    parser.add_argument("--attention", default="auto", help="pretrain's --attention (default auto)")
+    parser.add_argument("--compile", action="store_true", help="pretrain's --compile")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=None, help="steps per case (default: by model size)")
     parser.add_argument("--skip", type=int, default=1, help="first steps left out of the figures")
@@ -69,15 +75,18 @@ def main():
           f"torch threads, {os.cpu_count()} cores, batch {args.batch_size} x 128 tokens, "
           f"{args.workers} data worker(s), torch {torch.__version__}")
     print()
-    print("| model | params | precision | tokens/s | steps/s | data wait | loss at end | wall s |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| model | params | precision | attention | batches | tokens/s | steps/s | data wait | loss at end "
+          "| wall s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for preset in args.presets.split(","):
         for precision in args.precisions.split(","):
-            r = run_case(preset, precision, args)
-            steps_s = r["tokens_per_s"] / (args.batch_size * 128)
-            print(f"| {r['preset']} | {r['parameters'] / 1e6:.1f}M | {r['precision']} | {r['tokens_per_s']:,.0f} | "
-                  f"{steps_s:.2f} | {100 * r['data_wait']:.1f}% | {r['loss']:.3f} | {r['wall_s']:.0f} |",
-                  flush=True)
+            for pack in args.packs.split(","):
+                r = run_case(preset, precision, pack, args)
+                steps_s = r["tokens_per_s"] / (args.batch_size * 128)
+                batches = ("packed" if pack == "on" else "padded") + (", compiled" if args.compile else "")
+                print(f"| {r['preset']} | {r['parameters'] / 1e6:.1f}M | {r['precision']} | {r['attention']} | "
+                      f"{batches} | {r['tokens_per_s']:,.0f} | {steps_s:.2f} | {100 * r['data_wait']:.1f}% | "
+                      f"{r['loss']:.3f} | {r['wall_s']:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -40,9 +40,19 @@ def command(verbose, quiet, **given):
     click.echo(f"{summary['task']} ({len(summary['labels'])} label(s)) from {model_named(settings.model, summary)}, "
                f"{summary['rows']['train']} training rows, {summary['steps']} steps, max length "
                f"{summary['max_length']} tokens, {len(summary['seeds'])} seed(s) on {summary['device']} "
-               f"({summary['precision']})", err=True)
+               f"({summary['precision']}){kernels_said(settings, summary)}", err=True)
     click.echo(f"{split}: {scores}", err=True)
     click.echo(f"Wrote {settings.output}/ (model, metrics.json, predictions.tsv)", err=True)
+
+
+def kernels_said(settings, summary):
+    """'; attention flex, packed batches, compiled in 21.3 s' when the run asked for any of them, else ''."""
+    if settings.attention == "auto" and not summary["packed"] and not settings.compile:
+        return ""
+    said = f"; attention {summary['attention']}, {'packed' if summary['packed'] else 'padded'} batches"
+    if summary["compile_s"] is not None:
+        said += f", compiled (first step {summary['compile_s']:.1f} s)"
+    return said
 
 
 def model_named(given, summary):

@@ -92,8 +92,8 @@ def benchmark_gue(data=None, model=None, output=None, settings=None, **options):
     options are the fields of `GueSettings` (the options of `dnabert2 benchmark gue`): `tasks` (glob patterns on
     keys such as 'prom/*'), `max_train_rows`, `max_eval_rows` and `max_steps` shrink the run for smoke tests;
     `lora` (True) with lora_targets, lora_r, lora_alpha, lora_dropout; seeds, seed, batch_size, keep_models,
-    device, precision, threads, force; or pass `settings`, a `GueSettings`. `model` as for `finetune` (None: the
-    model shipped in the package). Returns the result rows."""
+    device, precision, threads, attention, compile, pack, force; or pass `settings`, a `GueSettings`. `model` as
+    for `finetune` (None: the model shipped in the package). Returns the result rows."""
     import fnmatch
 
     for name, value in (("data", data), ("model", model), ("output", output)):
@@ -101,6 +101,7 @@ def benchmark_gue(data=None, model=None, output=None, settings=None, **options):
             options[name] = value
     s = settings_of(GueSettings, settings, options, "benchmark_gue")
     s.check()
+    _check_kernels(s)
     with output_lock(s.output):
         check_new_output(s.output, s.force)
         folders = find_datasets(s.data)
@@ -115,9 +116,20 @@ def benchmark_gue(data=None, model=None, output=None, settings=None, **options):
     return rows
 
 
+def _check_kernels(s):
+    """InputError, before the output is locked, when --attention cannot train on the device (as `finetune` would
+    say at its first dataset)."""
+    from dnabert2.common.kernels import Kernels
+    from dnabert2.common.runtime import resolve_device, resolve_dtype
+
+    device = resolve_device(s.device)
+    Kernels.of(s, device, resolve_dtype(s.precision, device))
+
+
 def _run_dataset(folder, s, tmp):
     """Fine-tune on one dataset folder with its protocol into tmp/runs/; its row of the results table."""
-    from dnabert2.common.runtime import DeviceSettings
+    from dnabert2.common.kernels import PackSettings
+    from dnabert2.common.runtime import DeviceSettings, KernelSettings
     from dnabert2.finetuning.run import finetune
 
     key = dataset_key(folder)
@@ -136,7 +148,8 @@ def _run_dataset(folder, s, tmp):
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     summary = finetune(run_dir, model=s.model, data=str(folder), epochs=protocol.epochs, max_steps=steps,
                        eval_every=protocol.eval_every, max_tokens=protocol.max_length, save_model=s.keep_models,
-                       checkpoint=False, quiet=s.quiet, **shared_options(s, RunSize, LoraFields, DeviceSettings))
+                       checkpoint=False, quiet=s.quiet,
+                       **shared_options(s, RunSize, LoraFields, DeviceSettings, KernelSettings, PackSettings))
     row["ours"] = 100.0 * summary["test"][protocol.metric]
     row["ours_std"] = 100.0 * summary["test_std"][protocol.metric]
     row["train_rows"] = summary["rows"]["train"]

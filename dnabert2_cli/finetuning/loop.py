@@ -29,6 +29,12 @@ class TrainingSetup:
     pad_id: int
     weights: object = None      # class weights (tasks.class_weights) or None
     quiet: bool = True
+    kernels: object = None      # common.kernels.Kernels (packed batches); None: padded
+
+    def batch(self, encoded, indices):
+        """The model's inputs for examples `indices` of `encoded`: padded to the longest, or packed."""
+        batch = collate(encoded, indices, self.pad_id, self.device)
+        return batch if self.kernels is None else self.kernels.batch(batch)
 
 
 @dataclass
@@ -39,6 +45,7 @@ class Outcome:
     steps: int
     seconds: float
     train_sequences_per_s: float  # not counting the dev evaluations
+    first_step_seconds: float = None  # the first step trained in this call (with --compile: the compilation)
 
 
 def evaluate(model, job, split):
@@ -55,7 +62,7 @@ def evaluate(model, job, split):
     model.eval()
     with torch.no_grad():
         for indices in sorted_batches(encoded.lengths, size=job.settings.batch_size, longest_first=True):
-            batch = collate(encoded, indices, job.pad_id, job.device)
+            batch = job.batch(encoded, indices)
             with autocast(job.device, job.dtype):
                 out = model(**batch).logits
             targets = torch.as_tensor(encoded.targets[indices]).to(job.device)
@@ -92,6 +99,7 @@ class SeedTraining:
         self.running, self.running_n, self.seen, self.step, self.eval_seconds = 0.0, 0, 0, 0, 0.0
         self.epoch, self.order, self.position = 0, None, 0  # epochs done; this epoch's batches; batches done of it
         self.seconds_before = 0.0  # time spent before a resume (up to the checkpoint resumed from)
+        self.first_step_seconds = None  # the first step of this call, compilation included (--compile)
         self.start = time.perf_counter()
 
     def train_step(self, indices):
@@ -101,7 +109,7 @@ class SeedTraining:
         from dnabert2.common.runtime import autocast
 
         job = self.job
-        batch = collate(self.train, indices, job.pad_id, job.device)
+        batch = job.batch(self.train, indices)
         targets = torch.as_tensor(self.train.targets[indices]).to(job.device)
         with autocast(job.device, job.dtype):
             logits = self.model(**batch).logits
@@ -164,7 +172,10 @@ class SeedTraining:
             if self.order is None:
                 self.order, self.position = bucketed_batches(self.train.lengths, settings.batch_size, self.rng), 0
             while self.position < len(self.order) and not self.over():
+                started = time.perf_counter()
                 self.train_step(self.order[self.position])
+                if self.first_step_seconds is None:
+                    self.first_step_seconds = time.perf_counter() - started
                 self.position += 1
                 if progress is not None:
                     progress.update(1)
@@ -261,7 +272,7 @@ def train_one(model, job, seed, resume_from=None, checkpoint=None):
     training.restore_best()
     model.eval()
     return Outcome(training.history, training.best_step, training.step, seconds,
-                   training.seen / train_seconds if train_seconds > 0 else 0.0)
+                   training.seen / train_seconds if train_seconds > 0 else 0.0, training.first_step_seconds)
 
 
 def torch_rng_states(device):

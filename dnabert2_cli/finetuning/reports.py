@@ -23,6 +23,7 @@ class FinishedRun:
     parameters: dict            # {'total', 'trainable'} parameter counts
     device: object              # torch.device
     dtype: object               # torch dtype of autocast
+    compile_seconds: float = None  # --compile: the first training step of the first seed trained (compiling)
 
     @property
     def best(self):

@@ -27,7 +27,8 @@ from dnabert2.errors import InputError
 RUN_FILE, CHECKPOINT_FILE, SEEDS_FILE = "run.json", "checkpoint.pt", "seeds.pt"
 # options that change no number of the run: they may differ between a run and its --resume (the device and
 # precision may too, as for pretrain: the run can move to a GPU; the numbers then differ in their last digits)
-FREE_OPTIONS = ("output", "resume", "force", "device", "precision", "threads", "save_adapter")
+FREE_OPTIONS = ("output", "resume", "force", "device", "precision", "threads", "save_adapter", "attention", "compile",
+                "pack")
 # options whose meaning is a file: compared through `fingerprint`'s tables and model, not as the text given
 PATH_OPTIONS = ("model", "data", "train", "dev", "test")
 

@@ -87,18 +87,28 @@ def finetune(output=None, settings=None, **options):
     inputs = [("--model", settings.model), ("--data", settings.data), ("--train", settings.train),
               ("--dev", settings.dev), ("--test", settings.test)]
     check_distinct_paths([("-o", settings.output)], [(o, p) for o, p in inputs if isinstance(p, (str, Path))])
+    place = _placement(settings)  # --attention that cannot train on the device fails before anything is written
     with output_lock(settings.output):
-        return _run(settings, check_output(settings.output, settings.resume, settings.force))
+        return _run(settings, check_output(settings.output, settings.resume, settings.force), place)
 
 
-def _run(settings, mode):
-    """The run once its output is locked and decided ("new" or "resume")."""
-    from dnabert2.common.runtime import precision_name, resolve_device, resolve_dtype, torch_threads
-    from dnabert2.finetuning.classifier import save_classifier
-    from dnabert2.finetuning.reports import base_model_name, metrics_summary, training_record, write_reports
+def _placement(settings):
+    """(device, dtype, common.kernels.Kernels) of the run."""
+    from dnabert2.common.kernels import Kernels
+    from dnabert2.common.runtime import resolve_device, resolve_dtype
 
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.precision, device)
+    return device, dtype, Kernels.of(settings, device, dtype)
+
+
+def _run(settings, mode, place):
+    """The run once its output is locked and decided ("new" or "resume"), on `place` (`_placement`)."""
+    from dnabert2.common.runtime import precision_name, torch_threads
+    from dnabert2.finetuning.classifier import save_classifier
+    from dnabert2.finetuning.reports import base_model_name, metrics_summary, training_record, write_reports
+
+    device, dtype, kernels = place
     with torch_threads(settings.threads):
         labelled = _prepare_data(settings)
         base_model = base_model_name(settings.model)
@@ -106,7 +116,7 @@ def _run(settings, mode):
                                   enabled=settings.checkpoint)
         resumed = _resume_point(partial, settings)
         try:
-            finished, tokenizer = _train_seeds(labelled, settings, device, dtype, partial)
+            finished, tokenizer = _train_seeds(labelled, settings, place, partial)
         except BaseException:
             if partial.enabled and partial.folder.exists():
                 log.warning("the run so far is kept in %s: continue it with --resume", partial.folder)
@@ -120,7 +130,8 @@ def _run(settings, mode):
             write_reports(tmp, finished, summary, record)
         partial.remove()
     return {**summary, "device": str(device), "precision": precision_name(dtype), "model": base_model,
-            "resumed": resumed}  # for the summary line
+            "resumed": resumed, "attention": kernels.backend, "packed": kernels.packed,
+            "compile_s": finished.compile_seconds}  # for the summary line
 
 
 def _resume_point(partial, settings):
@@ -148,18 +159,21 @@ def _prepare_data(settings):
     return labelled
 
 
-def _classifier(settings, labelled, seed, device):
-    """(model, tokenizer): the model to train for `seed`, LoRA-wrapped with --lora."""
+def _classifier(settings, labelled, seed, place):
+    """(model, tokenizer): the model to train for `seed` on `place`, with the run's attention backend, compiled with
+    --compile, LoRA-wrapped with --lora."""
     from dnabert2.finetuning.classifier import build_classifier
     from dnabert2.finetuning.lora import apply_lora
 
+    device, _, kernels = place
     net, tokenizer = build_classifier(settings.model, labelled, seed, device)
+    kernels.apply(net)
     if settings.lora:
         net = apply_lora(net, settings.lora_settings())
     return net, tokenizer
 
 
-def _train_seeds(labelled, settings, device, dtype, partial):
+def _train_seeds(labelled, settings, place, partial):
     """Train every seed not finished in `partial`; the run with the best dev score keeps its model (run.model),
     the others drop theirs. Returns (FinishedRun, tokenizer)."""
     from dnabert2.finetuning.classifier import set_seed
@@ -168,24 +182,27 @@ def _train_seeds(labelled, settings, device, dtype, partial):
     from dnabert2.finetuning.reports import FinishedRun, base_model_name
     from dnabert2.finetuning.tasks import class_weights
 
+    device, dtype, kernels = place
     weights = class_weights(labelled.task, labelled.train.targets, settings.class_weights_mode)
     metric = settings.select_metric
     runs = [RunResult.from_finished(done) for done in partial.seeds]
     best = _best_of(runs, metric)
-    job, tokenizer = None, None
+    job, tokenizer, compile_seconds = None, None, None
     seeds = range(settings.seed, settings.seed + settings.seeds)
     for run_seed in seeds:
         if any(r.seed == run_seed for r in runs):
             continue
-        net, tokenizer = _classifier(settings, labelled, run_seed, device)
+        net, tokenizer = _classifier(settings, labelled, run_seed, place)
         if job is None:
             encoded, max_length = encode_all(tokenizer, labelled, settings.max_tokens)
             job = TrainingSetup(labelled, encoded, settings, device, dtype, tokenizer.pad_token_id, weights,
-                                settings.quiet)
+                                settings.quiet, kernels)
             check_batch_memory(job.encoded, settings, max_length, net, device, dtype)
         parameters = _parameters(net)
         set_seed(run_seed)
         outcome = train_one(net, job, run_seed, partial.state_of(run_seed), partial.save_checkpoint)
+        if kernels.compile and compile_seconds is None:
+            compile_seconds = outcome.first_step_seconds
         scored = {name: evaluate(net, job, name) for name in ("dev", "test") if name in job.encoded}
         test_metrics, test_output = scored.get("test", ({}, None))
         run = RunResult(run_seed, outcome.best_step, outcome.steps, outcome.history, scored["dev"][0], test_metrics,
@@ -202,14 +219,14 @@ def _train_seeds(labelled, settings, device, dtype, partial):
             best_weights = partial.best_weights if best.model is None else best.model.state_dict()
             partial.save_seeds([r.finished() for r in runs], best_weights)
     if best.model is None:  # every seed had finished before this resumed run: rebuild the best one's model
-        best.model, tokenizer = _classifier(settings, labelled, best.seed, device)
+        best.model, tokenizer = _classifier(settings, labelled, best.seed, place)
         best.model.load_state_dict(partial.best_weights)
         best.model.eval()
     if job is None:
         encoded, max_length = encode_all(tokenizer, labelled, settings.max_tokens)
         parameters = _parameters(best.model)
     finished = FinishedRun(base_model_name(settings.model), labelled, settings, runs, max_length, parameters,
-                           device, dtype)
+                           device, dtype, compile_seconds)
     return finished, tokenizer
 
 

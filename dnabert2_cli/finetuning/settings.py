@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass, fields
 
 from dnabert2.common.fields import INPUTS, MODEL, OUTPUTS, RUN, TRAINING, internal, option, split_joined
-from dnabert2.common.runtime import DeviceSettings
+from dnabert2.common.kernels import PackSettings
+from dnabert2.common.runtime import DeviceSettings, KernelSettings
 from dnabert2.errors import InputError
 from dnabert2.finetuning.lora import LORA_TARGETS, LoraSettings
 
@@ -104,7 +105,7 @@ class TableInputs:
 
 
 @dataclass
-class FinetuneSettings(LoraFields, StartModel, RunSize, TableInputs, DeviceSettings):
+class FinetuneSettings(LoraFields, StartModel, RunSize, TableInputs, PackSettings, KernelSettings, DeviceSettings):
     """The options of `dnabert2 finetune` / `dnabert2.finetune`, checked before any data is read. (A dataclass
     lists the fields of its last base first: the bases are in the reverse of the order --help shows them.)"""
     output: str = option(None, "Output folder (required): a model folder plus metrics.json, predictions.tsv (must "
@@ -195,7 +196,7 @@ class GueInputs:
 
 
 @dataclass
-class GueSettings(LoraFields, StartModel, RunSize, GueInputs, DeviceSettings):
+class GueSettings(LoraFields, StartModel, RunSize, GueInputs, PackSettings, KernelSettings, DeviceSettings):
     """The options of `dnabert2 benchmark gue` / `dnabert2.benchmark_gue`."""
     output: str = option(None, "Folder for results.tsv, results.json and runs/ (required; must not exist unless "
                                "--force).",

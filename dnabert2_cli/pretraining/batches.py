@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from dnabert2.common.batching import pad_rows
+from dnabert2.common.kernels import pack_batch
 from dnabert2.pretraining.genomes import encode_windows
 from dnabert2.pretraining.masking import mask_tokens
 
@@ -33,15 +34,18 @@ class FastaSource:
 
 
 class MicroBatches:
-    """A map-style dataset: item k is this rank's k-th micro-batch (masked, padded, as torch tensors).
+    """A map-style dataset: item k is this rank's k-th micro-batch (masked, padded, as torch tensors; with `pack`,
+    its windows laid end to end in one row, `common.kernels.pack_batch`).
 
     Micro-batch k holds global samples `start + k*W*B + r*B ... + B` (W ranks, r this rank, B batch size).
-    Masking uses a generator seeded from `(seed, sample index)`, so it does not depend on batching.
+    Masking uses a generator seeded from `(seed, sample index)`, so it does not depend on batching or packing.
     """
 
-    def __init__(self, source, masking, max_tokens, pad_id, batch_size, seed, rank=0, world_size=1, start=0):
+    def __init__(self, source, masking, max_tokens, pad_id, batch_size, seed, rank=0, world_size=1, start=0,
+                 pack=False):
         self.source, self.masking, self.max_tokens, self.pad_id = source, masking, max_tokens, pad_id
         self.batch_size, self.seed, self.rank, self.world_size, self.start = batch_size, seed, rank, world_size, start
+        self.pack = pack
 
     def sample_indices(self, k):
         first = self.start + k * self.batch_size * self.world_size + self.rank * self.batch_size
@@ -57,12 +61,14 @@ class MicroBatches:
         for r, i in enumerate(indices):
             masked[r], labels[r] = mask_tokens(ids[r], self.masking,
                                                np.random.default_rng([self.seed, STREAM_MASK, int(i)]))
-        return {"input_ids": torch.from_numpy(masked), "attention_mask": torch.from_numpy(attention),
-                "labels": torch.from_numpy(labels)}
+        batch = {"input_ids": torch.from_numpy(masked), "attention_mask": torch.from_numpy(attention),
+                 "labels": torch.from_numpy(labels)}
+        return pack_batch(batch) if self.pack else batch
 
 
-def eval_batches(rows, masking, max_tokens, pad_id, batch_size, seed):
-    """The held-out set, masked once with a fixed seed, as a list of batches (dicts of tensors)."""
+def eval_batches(rows, masking, max_tokens, pad_id, batch_size, seed, pack=False):
+    """The held-out set, masked once with a fixed seed, as a list of batches (dicts of tensors; packed with
+    `pack`)."""
     import torch
 
     batches = []
@@ -72,8 +78,9 @@ def eval_batches(rows, masking, max_tokens, pad_id, batch_size, seed):
         labels = np.empty_like(ids)
         for r in range(len(chunk)):
             ids[r], labels[r] = mask_tokens(ids[r], masking, np.random.default_rng([seed, STREAM_EVAL, b + r]))
-        batches.append({"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(attention),
-                        "labels": torch.from_numpy(labels)})
+        batch = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(attention),
+                 "labels": torch.from_numpy(labels)}
+        batches.append(pack_batch(batch) if pack else batch)
     return batches
 
 

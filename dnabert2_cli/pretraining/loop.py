@@ -19,6 +19,7 @@ from pathlib import Path
 
 from dnabert2.common.files import write_text
 from dnabert2.common.hf import quiet_transformers
+from dnabert2.common.kernels import real_tokens, sequences_in
 from dnabert2.errors import InputError
 from dnabert2.pretraining import checkpoints as ckpt
 from dnabert2.pretraining.log import LOG_FILE, append_record, plot_loss_curve, truncate_log
@@ -61,9 +62,11 @@ class _LogWindow:
 class Trainer:
     """One rank's run: `run(...)` trains from step 0 or a checkpoint and returns the summary of `pretrain`."""
 
-    def __init__(self, options, place, out, device, dtype, tokenizer):
+    def __init__(self, options, place, out, device, dtype, tokenizer, kernels):
         self.options, self.place, self.out = options, place, Path(out)
         self.device, self.dtype, self.tokenizer = device, dtype, tokenizer
+        self.kernels = kernels  # common.kernels.Kernels: attention backend, packed batches, compiled encoder
+        self.compile_seconds = None  # with --compile: the first step of this invocation, compilation included
         self.is_main = place.rank == 0
         self.global_batch = options.global_batch(place.world_size)
         self.step = self.samples_seen = 0
@@ -123,6 +126,7 @@ class Trainer:
         o, dev = self.options, self.device
         model.to(dev)
         model.train()
+        self.kernels.apply(model)
         if o.gradient_checkpointing:
             _enable_gradient_checkpointing(model)
         self.model = model
@@ -162,7 +166,8 @@ class Trainer:
 
         o = self.options
         data = MicroBatches(source, masking, o.max_tokens, self.tokenizer.pad_token_id, o.batch_size, o.seed,
-                            rank=self.place.rank, world_size=self.place.world_size, start=self.samples_seen)
+                            rank=self.place.rank, world_size=self.place.world_size, start=self.samples_seen,
+                            pack=self.kernels.packed)
         return micro_batch_loader(data, o.num_workers, pin_memory=self.device.type == "cuda")
 
     # ------------------------------------------------------------------------------------------------ the loop
@@ -176,13 +181,18 @@ class Trainer:
             start = time.perf_counter()
             self.last_eval = self._evaluate(held)
             if self.last_eval is not None:
-                windows = sum(len(batch["input_ids"]) for batch in held)
+                windows = sum(sequences_in(batch) for batch in held)
                 o.say(f"held-out loss before training: {self.last_eval['eval_loss']:.4f} ({windows:,} windows in "
                       f"{time.perf_counter() - start:.0f} s; again every {o.eval_every:,} steps)")
         window = _LogWindow()
         timer = _StepTimer(self.step)
         while self.step < end_step:
+            started = time.perf_counter()
             result = self._optimisation_step(batches, stop, window)
+            if self.kernels.compile and self.compile_seconds is None:
+                self.compile_seconds = time.perf_counter() - started
+                if self.is_main:
+                    o.say(f"compiled encoder: the first step took {self.compile_seconds:.1f} s (torch.compile)")
             if bar is not None:
                 bar.update(1)
             if self.is_main and timer.ready(self.step, end_step):
@@ -221,7 +231,7 @@ class Trainer:
         import torch
 
         counts = torch.tensor([float(sum(int((m["labels"] != IGNORE_INDEX).sum()) for m in micro)),
-                               float(sum(int(m["attention_mask"].sum()) for m in micro))], device=self.reduce_on)
+                               float(sum(real_tokens(m) for m in micro))], device=self.reduce_on)
         self._all_reduce(counts)
         return float(counts[0]), float(counts[1])
 
@@ -310,7 +320,9 @@ class Trainer:
                 "device": str(self.device), "precision": precision_name(self.dtype),
                 "stopped_by_signal": self.stopped, "samples_seen": self.samples_seen,
                 "world_size": self.place.world_size, "window_bp": window_bp, "last": self.last_record,
-                "eval": self.last_eval, "parameters": sum(p.numel() for p in self.model.parameters())}
+                "eval": self.last_eval, "parameters": sum(p.numel() for p in self.model.parameters()),
+                "attention": self.kernels.backend, "packed": self.kernels.packed,
+                "compile_s": self.compile_seconds}
 
     # ------------------------------------------------------------------------------------------------ helpers
 

@@ -16,9 +16,11 @@ def masked_lm_objective(model):
             super().__init__()
             self.mlm = mlm
 
-        def forward(self, input_ids, attention_mask, labels):
-            hidden = self.mlm.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            chosen = labels != -100                              # [B, S]
+        def forward(self, input_ids, labels, attention_mask=None, cu_seqlens=None):
+            # a padded batch (attention_mask) or a packed one (input_ids and labels [1, T], cu_seqlens)
+            hidden = self.mlm.bert(input_ids=input_ids, attention_mask=attention_mask,
+                                   cu_seqlens=cu_seqlens).last_hidden_state
+            chosen = labels != -100                              # [B, S] (packed: [1, T])
             logits = self.mlm.cls(hidden[chosen])                # [N, V]  N = masked tokens in the batch
             target = labels[chosen]
             loss_sum = F.cross_entropy(logits.float(), target, reduction="sum")

@@ -21,6 +21,7 @@ import contextlib
 from pathlib import Path
 
 from dnabert2.common.fields import settings_of
+from dnabert2.common.kernels import Kernels
 from dnabert2.common.runtime import torchrun
 from dnabert2.pretraining.batches import FastaSource, eval_batches, tokenizers_parallelism_off
 from dnabert2.pretraining.corpus import CorpusSource, corpus_eval_rows, prepare_corpus, read_corpus_meta
@@ -63,6 +64,7 @@ def pretrain(genomes=None, output=None, *, settings=None, **options):
     if settings.threads:
         torch.set_num_threads(settings.threads)
     dev, dtype = _device_and_dtype(settings, place)
+    kernels = Kernels.of(settings, dev, dtype)  # --attention that cannot train here fails before anything is read
     if settings.num_workers > 0:
         tokenizers_parallelism_off()
 
@@ -76,12 +78,12 @@ def pretrain(genomes=None, output=None, *, settings=None, **options):
     resume_from = (check_output(settings.output, settings.resume, settings.force, fingerprint) if place.rank == 0
                    else None)
     if place.rank == 0:
-        settings.say(set_up_line(settings, tok, model, dev, dtype))
+        settings.say(set_up_line(settings, tok, model, dev, dtype) + kernels.line())
     # all ranks read the data; bad genomes fail here, before the output folder is touched
-    data = _training_data(settings, tok, masking)
+    data = _training_data(settings, tok, masking, kernels.packed)
     with _process_group(place, dev):
         resume_from = _shared_resume_point(resume_from, place)
-        trainer = Trainer(settings, place, settings.output, dev, dtype, tok)
+        trainer = Trainer(settings, place, settings.output, dev, dtype, tok, kernels)
         return trainer.run(model, masking, data, fingerprint, resume_from)
 
 
@@ -98,8 +100,9 @@ def _device_and_dtype(options, place):
     return dev, resolve_dtype(options.precision, dev)
 
 
-def _training_data(options, tokenizer, masking):
-    """The training samples, the masked held-out batches and the window length, from genomes or a corpus."""
+def _training_data(options, tokenizer, masking, packed):
+    """The training samples, the masked held-out batches (`packed`: packed as the training batches are) and the
+    window length, from genomes or a corpus."""
     o = options
     if o.genomes:
         loaded = read_genomes(o.genomes, o.heldout_fraction)
@@ -115,7 +118,8 @@ def _training_data(options, tokenizer, masking):
         window_bp = meta["window_bp"]
     held = []
     if o.eval_every > 0:
-        held = eval_batches(held_rows, masking, o.max_tokens, tokenizer.pad_token_id, max(o.batch_size, 64), o.seed)
+        held = eval_batches(held_rows, masking, o.max_tokens, tokenizer.pad_token_id, max(o.batch_size, 64), o.seed,
+                            pack=packed)
     return TrainingData(source, held, window_bp)
 
 

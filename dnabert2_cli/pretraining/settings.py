@@ -7,7 +7,8 @@ them); see docs/commands/pretrain.md for what each one does.
 from dataclasses import dataclass
 
 from dnabert2.common.fields import INPUTS, MODEL, OUTPUTS, RUN, TRAINING, internal, option
-from dnabert2.common.runtime import DeviceSettings
+from dnabert2.common.kernels import PackSettings
+from dnabert2.common.runtime import DeviceSettings, KernelSettings
 from dnabert2.errors import InputError
 
 DEFAULT_OUTPUT = "dnabert2_pretrained"  # the output folder when -o is not given
@@ -17,7 +18,7 @@ _AT_LEAST_ONE = ("batch_size", "grad_accum", "max_steps", "max_tokens", "save_ev
 
 
 @dataclass
-class PretrainSettings(DeviceSettings):
+class PretrainSettings(PackSettings, KernelSettings, DeviceSettings):
     """Everything `pretrain` was asked to do; `check()` refuses bad values before anything is read or written."""
     # inputs: genomes, a prepared corpus or tables (exactly one), and the held-out share
     genomes: list = option((), "Genome FASTA (plain, gzip or bgzip); repeat, or list several after it.",
@@ -58,7 +59,8 @@ class PretrainSettings(DeviceSettings):
     save_every: int = option(1000, "Checkpoint every N steps.", group=OUTPUTS)
     keep_checkpoints: int = option(3, "Checkpoints kept (newest).", group=OUTPUTS)
     log_every: int = option(10, "Write a log.jsonl record every N steps.", group=OUTPUTS)
-    # run control (and --device, --precision, --threads from DeviceSettings)
+    # run control (and --device, --precision, --threads from DeviceSettings, --attention, --compile from
+    # KernelSettings, --pack from PackSettings)
     resume: bool = option(False, "Continue the run in the output folder from its newest checkpoint.", group=RUN)
     stop_at_step: int = option(None, "Checkpoint and stop after this step, resumable later (for jobs with a time "
                                      "limit).", group=RUN)
