@@ -16,7 +16,7 @@ from dnabert2.finetuning.gue import PAPER_DNABERT2
 from scripts.shipped.pretrain_data import READ_GUE
 from scripts.shipped.steps import run_steps
 
-TASKS = ("tf/0", "tf/3", "mouse/0", "mouse/3")  # tf/0 and mouse/0: training tables read in pretraining
+TASKS = ("tf/0", "tf/3", "tf/4", "mouse/0", "mouse/3", "mouse/4")  # tf/0, mouse/0: training tables read in pretraining
 FINETUNE_OPTIONS = ("--epochs", "5", "--max-steps", "200", "--lr", "5e-4", "--batch-size", "32",
                     "--warmup-steps", "30", "--eval-every", "100", "--max-tokens", "30", "--seeds", "3",
                     "--seed", "42", "--threads", "1")
