@@ -362,7 +362,8 @@ def embed_table(layers, device="cpu", precision="auto", runs=3, rows=None):
 
     print(f"dnabert2.embed of the 67 chr2 promoter regions in 2 kbp windows, {layers} layers at the released width, "
           f"--device {device} --precision {precision}; {runs} runs per process, tokens/s of the model calls")
-    print(f"{'row':<14} {'attention':<10} {'packed':<6} {'precision':<9} {'tokens':>6} {'calls':>5} {'first run s':>11} "
+    print(f"{'row':<14} {'attention':<10} {'packed':<6} {'precision':<9} {'tokens':>6} {'calls':>5} "
+          f"{'first run s':>11} "
           f"{'first call s':>12} {'later run s':>11} {'tokens/s':>10}")
     with tempfile.TemporaryDirectory() as tmp:
         import torch
@@ -384,7 +385,8 @@ def embed_table(layers, device="cpu", precision="auto", runs=3, rows=None):
             rate = statistics.median(r["tokens"] / r["model_seconds"] for r in later or [first])
             later_s = statistics.median(r["seconds"] for r in later) if later else float("nan")
             print(f"{row:<14} {first['attention']:<10} {str(first['packed']):<6} {first['precision']:<9} "
-                  f"{first['tokens']:>6,} {first['model_calls']:>5} {first['seconds']:>11.1f} {first['first_call_seconds']:>12.2f} "
+                  f"{first['tokens']:>6,} {first['model_calls']:>5} {first['seconds']:>11.1f} "
+                  f"{first['first_call_seconds']:>12.2f} "
                   f"{later_s:>11.2f} {rate:>10,.0f}", flush=True)
 
 

@@ -20,7 +20,7 @@ class LoadedModel:
     folder: object  # the folder or hub id it was loaded from; None for an in-memory model
     device: object  # torch.device
     dtype: object  # torch dtype
-    attention: str = "sdpa"  # the attention backend its forward passes use (choose_backend's pick for "auto")
+    attention: str = None  # the attention backend its forward passes use (choose_backend's pick for "auto")
     packed: bool = False  # model calls are packed: rows laid end to end, batches cut by real tokens
     compiled: bool = False  # its encoder layers are compiled (--compile)
 

@@ -33,10 +33,12 @@ def kernel_stats(loaded):
 
 def placement(summary):
     """" on cpu (fp32)", with the attention backend, packing and compiling named where not the default."""
+    from dnabert2.model.attention import DEFAULT_BACKEND
+
     if not summary.get("precision"):
         return ""
     how = [summary["precision"]]
-    if summary.get("attention", "sdpa") != "sdpa" or summary.get("packed") or summary.get("compiled"):
+    if summary.get("attention", DEFAULT_BACKEND) != DEFAULT_BACKEND or summary.get("packed") or summary.get("compiled"):
         how.append(f"{summary.get('attention')} attention")
         how += ["packed"] * bool(summary.get("packed")) + ["compiled"] * bool(summary.get("compiled"))
     return f" on {summary['device']} ({', '.join(how)})"
