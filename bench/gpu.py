@@ -190,12 +190,12 @@ def commands(layers):
             ref, _ = files["cpu-fp32"]
             for name in [name for name in files if name != "cpu-fp32"]:
                 values, precision = files[name]
-                options = " ".join(runs[name][2:])
+                options = "".join(f" {word}" for word in runs[name][2:])
                 d = np.abs(values - ref).max()
                 same = ""
                 if key == "probabilities":
                     same = f", same calls {int((values.argmax(1) == ref.argmax(1)).sum())}/{len(ref)}"
-                print(f"{command} --device cuda {options} ({precision}) vs cpu fp32: /{key} max |diff| {d:.2e} "
+                print(f"{command} --device cuda{options} ({precision}) vs cpu fp32: /{key} max |diff| {d:.2e} "
                       f"(max |value| {np.abs(ref).max():.2f}){same}")
         data = tmp / "ft"
         data.mkdir()
