@@ -5,6 +5,7 @@ compiled: on a CUDA GPU at full size, on the CPU at small sizes so that every GP
     python bench/backends.py --cpu-small     # the small sizes (about 15 minutes on 2 busy cores)
     python bench/backends.py --interleave    # each case's rows in one process, their calls taken in turn
     python bench/gpu.py --only speed         # the same table as the speed section of the GPU script
+    python bench/backends.py --embed-command [--precision fp32]   # `dnabert2.embed` per --attention / --compile
 
 Cases (full size; --cpu-small in brackets), random weights at the released width (hidden 768, 12 heads, GEGLU
 3072), 12 layers on a GPU [2 on the CPU], in the precision `--precision auto` picks there (bf16 on a GPU):
@@ -344,6 +345,66 @@ def header(args):
     return args.peak_tflops
 
 
+# `--embed-command`: `dnabert2.embed` itself (reading, tokenising, batching, pooling, writing) per --attention and
+# --compile, on the 67 chr2 promoter regions tiled at 2 kbp
+EMBED_ROWS = {"sdpa": {"attention": "sdpa"}, "sdpa+packed": {"attention": "sdpa", "pack": True},
+              "flex": {"attention": "flex"}, "sdpa+compile": {"attention": "sdpa", "compile": True},
+              "flex+compile": {"attention": "flex", "compile": True}}
+
+
+def embed_child(folder, row, device, precision, runs):
+    """In a fresh process: `runs` embed runs of the promoters with one row's options; their summaries."""
+    import dnabert2
+
+    out = []
+    for _ in range(runs):
+        summary = dnabert2.embed(bed=str(CHR2 / "promoters_chr2_1-2333275.bed"), ref=str(CHR2 / "chr2_1-2333275.fa.gz"),
+                                 model=folder, window=GENOME_WINDOW, device=device, precision=precision,
+                                 **EMBED_ROWS[row])["summary"]
+        out.append({key: summary[key] for key in ("tokens", "seconds", "model_seconds", "model_calls",
+                                                  "first_call_seconds", "attention", "packed", "precision")})
+    return out
+
+
+def embed_table(layers, device="cpu", precision="auto", runs=3, rows=None):
+    """Print, per row of EMBED_ROWS, the first run (compilation included) and the later runs of `dnabert2.embed`
+    on the promoters with a random model of `layers` layers at the released width, each row in its own process
+    (a cold inductor cache)."""
+
+    from dnabert2.common.hf import quiet_transformers
+    from dnabert2.model import DNABert2Config, DNABert2ForMaskedLM
+    from dnabert2.tokenizer import load_tokenizer
+
+    print(f"dnabert2.embed of the 67 chr2 promoter regions in 2 kbp windows, {layers} layers at the released width, "
+          f"--device {device} --precision {precision}; {runs} runs per process, tokens/s of the model calls")
+    print(f"{'row':<14} {'attention':<10} {'packed':<6} {'precision':<9} {'tokens':>6} {'calls':>5} "
+          f"{'first run s':>11} "
+          f"{'first call s':>12} {'later run s':>11} {'tokens/s':>10}")
+    with tempfile.TemporaryDirectory() as tmp:
+        import torch
+
+        torch.manual_seed(0)
+        config = DNABert2Config.from_preset("dnabert2-117m", num_hidden_layers=layers)
+        with quiet_transformers():
+            DNABert2ForMaskedLM(config).save_pretrained(tmp)
+        load_tokenizer(SHARED / "reference_checkpoint").save_pretrained(tmp)
+        for row in rows or EMBED_ROWS:
+            job = json.dumps({"folder": tmp, "row": row, "device": device, "precision": precision, "runs": runs})
+            env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": tempfile.mkdtemp(prefix="inductor-")}
+            done = subprocess.run([sys.executable, __file__, "--embed-child", job], capture_output=True, text=True,
+                                  env=env)
+            if done.returncode != 0:
+                print(f"{row:<14} n/a: {(done.stderr.strip().splitlines() or ['?'])[-1]}", flush=True)
+                continue
+            first, *later = json.loads(done.stdout.strip().splitlines()[-1])
+            rate = statistics.median(r["tokens"] / r["model_seconds"] for r in later or [first])
+            later_s = statistics.median(r["seconds"] for r in later) if later else float("nan")
+            print(f"{row:<14} {first['attention']:<10} {str(first['packed']):<6} {first['precision']:<9} "
+                  f"{first['tokens']:>6,} {first['model_calls']:>5} {first['seconds']:>11.1f} "
+                  f"{first['first_call_seconds']:>12.2f} "
+                  f"{later_s:>11.2f} {rate:>10,.0f}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cpu-small", action="store_true", help="small sizes (the default without a CUDA GPU)")
@@ -357,9 +418,24 @@ def main():
     parser.add_argument("--interleave", action="store_true",
                         help="a case's rows in one process, timed calls in turn (steadier ratios on a shared "
                              "machine; no memory figures)")
+    parser.add_argument("--embed-command", action="store_true",
+                        help="instead: dnabert2.embed of the promoters per --attention and --compile (EMBED_ROWS)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--embed-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if args.embed_child:
+        import warnings
+
+        warnings.simplefilter("ignore")
+        print(json.dumps(embed_child(**json.loads(args.embed_child))))
+        return
+    if args.embed_command:
+        import torch
+
+        cpu = args.cpu_small or not torch.cuda.is_available()
+        return embed_table(args.layers or (2 if cpu else 12), "cpu" if cpu else "cuda", args.precision,
+                           rows=args.rows.split(",") if args.rows else None)
     if args.child:
         import warnings
 

@@ -1,5 +1,6 @@
 """The model and the commands on a CUDA GPU, against the CPU reference, and speed per attention backend there. Run
-by hand on a machine with a GPU (about 2 minutes for sections 1-2 on an H100/H200, 5 more for section 3):
+by hand on a machine with a GPU (about 2 minutes for sections 1-2 on an H100/H200 before section 2 ran embed with
+flex and --compile and its embed table, which add an estimated 3-5; 5 more for section 3):
 
     python bench/gpu.py [--layers 12] [--skip-cli] [--only agreement|commands|speed]
 
@@ -9,9 +10,11 @@ by hand on a machine with a GPU (about 2 minutes for sections 1-2 on an H100/H20
    forward (`output_mask`), and one training step's loss and gradients of a sequence classifier (sdpa and flex).
    bf16 on CUDA is compared with the CPU's float32 as a relative error.
 2. The commands (unless --skip-cli): `predict` and `embed` on test_data/promoters_example.fa with the shipped
-   models on `--device cuda` against `--device cpu` (fp32 both, then CUDA's default bf16), and `finetune` and
+   models on `--device cuda` against `--device cpu` (fp32 both, then CUDA's default bf16; embed also with
+   `--attention flex`, packed, and `--compile`, printing their summaries: backend, first call), `finetune` and
    `pretrain` runs of a few steps on CUDA in bf16 (they must finish and write their folders), `pretrain` again with
-   `--attention flex --compile` (packed batches, the default with flex).
+   `--attention flex --compile` (packed batches, the default with flex), and `dnabert2.embed` of the 67 chr2
+   promoters per --attention/--compile (bench/backends.py --embed-command: tokens/s, the first call's compilation).
 3. Speed: bench/backends.py's table at full size (tokens/s, peak memory and MFU per backend, padded and packed,
    plain and compiled, for 32 x 512, 8 x 4,096, the chr2 promoters and pretraining steps through pretrain's own
    batches, objective and optimiser: sdpa, flex, packed or not, compiled or not, for the issue's 40% MFU target;
@@ -154,8 +157,10 @@ def run(argv, **kwargs):
     return done
 
 
-def commands():
-    """Section 2: the real commands on CUDA and on the CPU."""
+def commands(layers):
+    """Section 2: the real commands on CUDA and on the CPU; embed also with --attention flex and --compile, and
+    bench/backends.py's --embed-command table (`dnabert2.embed` of the chr2 promoters per backend, `layers` layers
+    at the released width)."""
     import h5py
     import numpy as np
 
@@ -165,21 +170,33 @@ def commands():
         tmp = Path(tmp)
         for command, key in (("predict", "probabilities"), ("embed", "embeddings")):
             files = {}
-            for name, extra in (("cpu-fp32", ["--device", "cpu", "--precision", "fp32"]),
-                                ("cuda-fp32", ["--device", DEVICE, "--precision", "fp32"]),
-                                ("cuda-auto", ["--device", DEVICE])):
+            # embed also with --attention flex (packed calls) and --compile, in fp32 and the automatic precision
+            kernels = [] if command == "predict" else [
+                ("cuda-fp32-flex", ["--device", DEVICE, "--precision", "fp32", "--attention", "flex"]),
+                ("cuda-auto-flex", ["--device", DEVICE, "--attention", "flex"]),
+                ("cuda-auto-flex-compile", ["--device", DEVICE, "--attention", "flex", "--compile"]),
+                ("cuda-auto-compile", ["--device", DEVICE, "--compile"])]
+            runs = dict([("cpu-fp32", ["--device", "cpu", "--precision", "fp32"]),
+                         ("cuda-fp32", ["--device", DEVICE, "--precision", "fp32"]),
+                         ("cuda-auto", ["--device", DEVICE]), *kernels])
+            for name, extra in runs.items():
                 path = tmp / f"{command}-{name}.h5"
-                run([command, "--fasta", fasta, "-o", str(path), "-q", *extra])
+                kernel = name in dict(kernels)
+                done = run([command, "--fasta", fasta, "-o", str(path), *([] if kernel else ["-q"]), *extra])
+                if kernel:  # its summary: backend, packed, compiled, the first call
+                    print(f"{command} {' '.join(extra)}: " + " | ".join(
+                        line for line in done.stderr.splitlines() if line.startswith(("Embedded", "First"))))
                 with h5py.File(path) as f:
                     files[name] = (f[key][:].astype(np.float64), f.attrs.get("precision"))
             ref, _ = files["cpu-fp32"]
-            for name in ("cuda-fp32", "cuda-auto"):
+            for name in [name for name in files if name != "cpu-fp32"]:
                 values, precision = files[name]
+                options = "".join(f" {word}" for word in runs[name][2:])
                 d = np.abs(values - ref).max()
                 same = ""
                 if key == "probabilities":
                     same = f", same calls {int((values.argmax(1) == ref.argmax(1)).sum())}/{len(ref)}"
-                print(f"{command} --device cuda ({precision}) vs cpu fp32: /{key} max |diff| {d:.2e} "
+                print(f"{command} --device cuda{options} ({precision}) vs cpu fp32: /{key} max |diff| {d:.2e} "
                       f"(max |value| {np.abs(ref).max():.2f}){same}")
         data = tmp / "ft"
         data.mkdir()
@@ -207,6 +224,11 @@ def commands():
         said = [line for line in done.stderr.splitlines() if "attention" in line or "compiled" in line]
         print(f"pretrain {' '.join(kernels)} (30 steps): {time.perf_counter() - started:.1f} s; "
               f"{' | '.join(said)}; {done.stderr.strip().splitlines()[-1]}")
+    # `dnabert2.embed` of the chr2 promoters per --attention and --compile (bench/backends.py --embed-command)
+    import backends
+
+    print()
+    backends.embed_table(2 if DEVICE == "cpu" else layers, DEVICE, runs=2 if DEVICE == "cpu" else 3)
 
 
 def speed(layers, peak_tflops=None):
@@ -246,7 +268,7 @@ def main():
     print(f"{card}; torch {torch.__version__} (CUDA {torch.version.cuda}); flash-attn "
           f"{'installed' if flash else 'not installed'}; {args.layers} layers at hidden 768", flush=True)
     sections = args.only or ["agreement", *([] if args.skip_cli else ["commands"]), "speed"]
-    for name, section in (("agreement", lambda: agreement(args.layers)), ("commands", commands),
+    for name, section in (("agreement", lambda: agreement(args.layers)), ("commands", lambda: commands(args.layers)),
                           ("speed", lambda: speed(args.layers, args.peak_tflops))):
         if name in sections:
             print(f"\n## {name}", flush=True)

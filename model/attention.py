@@ -211,6 +211,9 @@ def flash_attention(qkv, layout, alibi, dropout_p=0.0, need_weights=False):
 
 BACKENDS = {"sdpa": sdpa_attention, "eager": eager_attention, "flash_attention_2": flash_attention,
             "flex": flex_attention}
+# the backends that attend on the token matrix as it is (no re-padding, no bias tensor): a packed batch costs them no
+# padding at all, so the region commands pack their model calls for them
+TOKEN_MATRIX_BACKENDS = ("flash_attention_2", "flex")
 
 
 @torch.compiler.disable

@@ -155,6 +155,17 @@ def _(s):
     return s.embed(s.tiny)
 
 
+# --- an attention backend the device cannot run: refused before the output is locked or any input read ---
+@case("embed-attention-flash-on-cpu", "--attention flash_attention_2 cannot run on cpu: it needs a CUDA GPU")
+def _(s):
+    return s.embed(s.tiny, "--device", "cpu", "--attention", "flash_attention_2")
+
+
+@case("score-variants-attention-flash-on-cpu", "--attention flash_attention_2 cannot run on cpu: it needs a CUDA GPU")
+def _(s):
+    return [*s.variants(GOOD_RECORD), "--device", "cpu", "--attention", "flash_attention_2"]
+
+
 # --- 5-8: model folders, checked as a whole whatever the weight format ---
 @case("model-without-config", "model: no config.json in this folder")
 def _(s):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from dnabert2.common.batching import TokenRows
 from dnabert2.errors import InputError
 from dnabert2.model import DNABert2ForMaskedLM, DNABert2ForSequenceClassification, attention, flex
 from test_model import batch, randomise, small_config
@@ -59,6 +60,8 @@ def test_flex_output_mask_and_classifier_equal_eager():
 @pytest.mark.parametrize("kind, pooling, layer", [("embed", p, -1) for p in ("mean", "mean-all", "max", "cls", "none")]
                          + [("embed", "mean", 1), ("predict", "mean", -1)])
 def test_every_embed_pooling_and_predict_equal_eager(kind, pooling, layer):
+    """The head of a region run (regions/heads.py) on a padded batch through eager and flex, and packed through
+    flex."""
     from dnabert2.regions.heads import make_head
     from dnabert2.regions.settings import EmbedSettings, PredictSettings
 
@@ -70,17 +73,29 @@ def test_every_embed_pooling_and_predict_equal_eager(kind, pooling, layer):
     ids, attention_mask = batch(LENGTHS[1], seed=35)
     real = attention_mask.bool().clone()
     real[:, 0] = False  # [CLS] is not a real token of the region
+    rows = [row[:n].numpy() for row, n in zip(ids, attention_mask.sum(1))]
     results = {}
-    for backend in ("eager", "flex"):
+    for backend, packed in (("eager", False), ("flex", False), ("flex", True)):
         model.set_attn_implementation(backend)
+        batch_rows = TokenRows.of(rows, pad_id=3, packed=packed)  # 3: the padding of `batch`
+        mask = batch_rows.lay([row[:len(r)].numpy() for row, r in zip(real, rows)], False, bool)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            results[backend] = head.forward(model, ids, real, attention_mask)
-    (value, weight), (ref_value, ref_weight) = results["flex"], results["eager"]
-    np.testing.assert_array_equal(weight, ref_weight)
-    if pooling not in ("max", "none"):  # sums weighted by the tokens of each window: what is written is the mean
-        value, ref_value = value / weight[:, None], ref_value / ref_weight[:, None]
-    np.testing.assert_allclose(value, ref_value, atol=1e-5, rtol=1e-5)
+            results[backend, packed] = head.forward(model, batch_rows, torch.from_numpy(mask), "cpu")
+    ref_value, ref_weight = results["eager", False]
+    for packed in (False, True):
+        value, weight = results["flex", packed]
+        if pooling == "none" and packed:  # a list of each window's vectors: as the padded rows cut to their lengths
+            value = [np.asarray(v) for v in value]
+            for v, r, n in zip(value, ref_value, map(len, rows)):
+                np.testing.assert_allclose(v, r[:n], atol=1e-5, rtol=1e-5)
+            continue
+        np.testing.assert_array_equal(weight, ref_weight)
+        if pooling not in ("max", "none"):  # sums weighted by the tokens of each window: what is written is the mean
+            value, reference = value / weight[:, None], ref_value / ref_weight[:, None]
+        else:
+            reference = ref_value
+        np.testing.assert_allclose(value, reference, atol=1e-5, rtol=1e-5)
 
 
 def test_flex_block_mask_is_exactly_the_sequences():

@@ -13,9 +13,6 @@ from dataclasses import dataclass
 
 from dnabert2.common.fields import RUN, option
 
-# the backends that attend on the real tokens laid end to end (model/attention.py): auto packs for these
-TOKEN_MATRIX_BACKENDS = ("flex", "flash_attention_2")
-
 
 @dataclass
 class PackSettings:
@@ -26,6 +23,8 @@ class PackSettings:
 
     def packs(self, backend):
         """Whether this run packs, with attention `backend` (the name the run uses: given, or auto's pick)."""
+        from dnabert2.model.attention import TOKEN_MATRIX_BACKENDS  # auto: packed for these (imports torch)
+
         return self.pack if self.pack is not None else backend in TOKEN_MATRIX_BACKENDS
 
 

@@ -29,7 +29,8 @@ GIB = 2**30
 @dataclass(frozen=True)
 class ModelSize:
     """The sizes of a model that set the memory of one batch, and how it computes: `half` (bf16/fp16 activations,
-    2 bytes a number instead of 4) and `flash` (flash-attn: no attention bias at all)."""
+    2 bytes a number instead of 4) and `flash` (flash-attn or flex, which attend on the token matrix: no attention
+    bias at all)."""
     hidden: int
     intermediate: int
     heads: int
@@ -39,15 +40,21 @@ class ModelSize:
     bias_block: int = BIAS_BLOCK_ELEMENTS  # attention-bias elements per block on the device
 
     @classmethod
-    def of(cls, config, dtype=None, device=None):
-        """The sizes of a model config, computing in `dtype` on `device` (torch objects; None: fp32 on the CPU)."""
+    def of(cls, config, dtype=None, device=None, attention=None):
+        """The sizes of a model config, computing in `dtype` on `device` (torch objects; None: fp32 on the CPU) with
+        the attention backend `attention` (a name; None: what the automatic choice takes on a GPU, flash-attn in
+        bf16/fp16 when it is installed)."""
         half = dtype is not None and getattr(dtype, "itemsize", 4) == 2
         flash = False
         bias_block = BIAS_BLOCK_ELEMENTS
+        if attention is not None:
+            from dnabert2.model.attention import TOKEN_MATRIX_BACKENDS
+
+            flash = attention in TOKEN_MATRIX_BACKENDS
         if device is not None and getattr(device, "type", "") == "cuda":
             from dnabert2.model.attention import bias_block_elements, flash_attn_installed
 
-            flash = half and flash_attn_installed()
+            flash = flash or (attention is None and half and flash_attn_installed())
             bias_block = bias_block_elements(device, 2 if half else 4)
         return cls(config.hidden_size, config.intermediate_size, config.num_attention_heads,
                    config.num_hidden_layers, half, flash, bias_block)

@@ -65,26 +65,31 @@ class Head:
         """embed --pooling max: a region's vector is the maximum over its windows, not their weighted mean."""
         return self.settings.kind == "embed" and self.settings.pooling == "max"
 
-    def forward(self, model, ids, real, attention):
-        """One batch of windows through the model -> per-window numpy results.
+    def forward(self, model, rows, real, device):
+        """One batch of windows (`rows`, a common.batching.TokenRows, padded or packed; `real` its mask of real
+        tokens as a tensor laid out the same way) through the model on `device` -> per-window numpy results.
 
-        embed: (value [B, H] float64 to add or max into the region, weight [B]); per token: (vectors [B, S, H], real).
+        embed: (value [B, H] float64 to add or max into the region, weight [B]); per token: (vectors [B, S, H], real),
+        or, packed, lists of each window's [length, H] vectors and [length] mask.
         predict: (probabilities or values [B, L] float64 times the weight, weight [B]).
         The weight of a window is its number of real tokens; with --pooling mean-all, of all its tokens ([CLS] and
         [SEP] too), so that a region's vector is the mean over every token of its windows.
         """
         import torch
 
+        inputs = rows.model_inputs(device)
         with torch.inference_mode():
-            weight = real.sum(1)  # [B] real tokens per window
+            weight = rows.row_sums(real[0].long()) if rows.packed else real.sum(1)  # [B] real tokens per window
             if self.settings.kind == "predict":
-                return self._scores(model, ids, attention, weight)
-            return self._pooled(model, ids, real, attention, weight)
+                return self._scores(model, inputs, weight)
+            if rows.packed:
+                return self._pooled_packed(model, inputs, rows, real[0], weight)
+            return self._pooled(model, inputs["input_ids"], real, inputs["attention_mask"], weight)
 
-    def _scores(self, model, ids, attention, weight):
+    def _scores(self, model, inputs, weight):
         import torch
 
-        logits = model(input_ids=ids, attention_mask=attention).logits.float()  # [B, L]
+        logits = model(**inputs).logits.float()  # [B, L]: one row per window, padded or packed
         if self.problem_type == "regression":
             out = logits
         elif self.problem_type == "multi_label_classification":
@@ -109,6 +114,26 @@ class Head:
             value = h[:, 0] * weight[:, None]  # [B, H]
         else:
             value = h.masked_fill(~real[..., None], float("-inf")).amax(1)  # [B, H]
+        return value.double().cpu().numpy(), weight.cpu().numpy()
+
+    def _pooled_packed(self, model, inputs, rows, real, weight):
+        """`_pooled` of a packed batch: the same numbers (to float rounding), from the token matrix [T, H]."""
+        import torch
+
+        s = self.settings
+        result = model(**inputs, output_hidden_states=s.layer != -1)
+        h = (result.last_hidden_state if s.layer == -1 else result.hidden_states[s.layer])[0].float()  # [T, H]
+        if s.pooling in UNPOOLED:
+            return [x.cpu().numpy() for x in rows.by_row(h)], [x.cpu().numpy() for x in rows.by_row(real)]
+        if s.pooling == "mean":
+            value = rows.row_sums(h * real[:, None])  # [B, H]
+        elif s.pooling == "mean-all":
+            value, weight = rows.row_sums(h), torch.as_tensor(rows.lengths, device=h.device)  # [B, H], [B]
+        elif s.pooling == "cls":
+            value = h[torch.from_numpy(rows.starts).to(h.device)] * weight[:, None]  # [B, H]
+        else:
+            value = torch.stack([x.masked_fill(~m[:, None], float("-inf")).amax(0)
+                                 for x, m in zip(rows.by_row(h), rows.by_row(real))])  # [B, H]
         return value.double().cpu().numpy(), weight.cpu().numpy()
 
     def finish(self, accs):

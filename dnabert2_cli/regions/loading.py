@@ -1,6 +1,7 @@
-"""The model of an embed or predict run: --device and --precision resolved (one GPU per torchrun rank), the
-model folder, hub id or in-memory (model, tokenizer) pair loaded for the run's task, and the predict options a
-model carries in its config."""
+"""The model of an embed, predict or score-variants run: --device and --precision resolved (one GPU per torchrun
+rank), the model folder, hub id or in-memory (model, tokenizer) pair loaded for the run's task with its attention
+backend (--attention) and compiled encoder (--compile), whether its model calls are packed, and the predict options
+a model carries in its config."""
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ class LoadedModel:
     folder: object  # the folder or hub id it was loaded from; None for an in-memory model
     device: object  # torch.device
     dtype: object  # torch dtype
+    attention: str = None  # the attention backend its forward passes use (choose_backend's pick for "auto")
+    packed: bool = False  # model calls are packed: rows laid end to end, batches cut by real tokens
+    compiled: bool = False  # its encoder layers are compiled (--compile)
 
 
 def require_model(model):
@@ -72,20 +76,45 @@ def device_and_dtype(device, precision):
     return device, resolve_dtype(precision, device)
 
 
-def load(model, task, device, dtype):
-    """A LoadedModel from a folder path, a hub id, or a (model, tokenizer) pair; task "base" or "classification"."""
+def load(model, task, device, dtype, kernel=None):
+    """A LoadedModel from a folder path, a hub id, or a (model, tokenizer) pair; task "base", "classification" or
+    "auto". `kernel`: the run's settings (KernelSettings' --attention and --compile, RegionRun's `pack`; None: the
+    automatic backend, nothing compiled or packed, as `attribute` runs). A pair keeps its own attention backend
+    unless --attention names one."""
+    from dnabert2.common.models import attention_backend
+
     require_model(model)
+    attention = attention_backend(kernel.attention if kernel else None, device)
     if isinstance(model, (tuple, list)):
         net, tokenizer = model
-        return LoadedModel(net.to(device=device, dtype=dtype).eval(), tokenizer, None, device, dtype)
-    from dnabert2.common.hf import quiet_transformers
-    from dnabert2.common.models import load_model
+        if attention is not None:
+            net.set_attn_implementation(attention)
+        net, folder = net.to(device=device, dtype=dtype).eval(), None
+    else:
+        from dnabert2.common.hf import quiet_transformers
+        from dnabert2.common.models import load_model
 
-    if task == "classification":
-        _check_classifier_folder(model)
-    with quiet_transformers(logs=True):  # no load report: embed never uses the pooler a masked-LM folder lacks
-        net, tokenizer = load_model(model, task=task, device=device, dtype=dtype)
-    return LoadedModel(net, tokenizer, model, device, dtype)
+        if task == "classification":
+            _check_classifier_folder(model)
+        with quiet_transformers(logs=True):  # no load report: embed never uses the pooler a masked-LM folder lacks
+            net, tokenizer = load_model(model, task=task, device=device, dtype=dtype, attention=attention)
+        folder = model
+    return _with_kernels(LoadedModel(net, tokenizer, folder, device, dtype), kernel)
+
+
+def _with_kernels(loaded, kernel):
+    """The backend the model's forward passes will use, whether calls are packed, and the compiled encoder."""
+    from dnabert2.model import compile_encoder
+    from dnabert2.model.attention import TOKEN_MATRIX_BACKENDS, choose_backend
+
+    loaded.attention = choose_backend(loaded.net.config._attn_implementation, loaded.device, loaded.dtype)
+    if kernel is None:
+        return loaded
+    loaded.packed = loaded.attention in TOKEN_MATRIX_BACKENDS if kernel.pack is None else bool(kernel.pack)
+    if kernel.compile:
+        compile_encoder(loaded.net)
+        loaded.compiled = True
+    return loaded
 
 
 def check_model(model, task):
@@ -100,15 +129,16 @@ def check_model(model, task):
 
 
 def check_batch_memory(settings, loaded, longest_bp):
-    """InputError when one model call (--batch-tokens padded tokens, windows of up to --window bp, as long as the
-    longest region) would need more memory than the device has left after loading the model."""
+    """InputError when one model call (--batch-tokens padded tokens, or real ones packed; windows of up to --window
+    bp, as long as the longest region) would need more memory than the device has left after loading the model."""
     from dnabert2.common.memory import ModelSize, check_fits, inference_bytes
 
     # tokens of the longest window: at most one per base, plus [CLS] and [SEP]
     length = min(settings.window, longest_bp or settings.window) + 2
     tokens = max(settings.batch_tokens, length)
-    size = ModelSize.of(loaded.net.config, loaded.dtype, loaded.device)
-    check_fits(inference_bytes(size, tokens, length), f"one model call ({tokens} padded tokens)",
+    size = ModelSize.of(loaded.net.config, loaded.dtype, loaded.device, loaded.attention)
+    what = "real" if loaded.packed else "padded"
+    check_fits(inference_bytes(size, tokens, length), f"one model call ({tokens} {what} tokens)",
                f"--batch-tokens (now {settings.batch_tokens}) or --window (now {settings.window})", loaded.device)
 
 

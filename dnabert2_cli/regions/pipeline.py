@@ -4,8 +4,10 @@ The data flows:
 1. A reader thread (`reader.Reader`) cuts the regions of this shard into windows (`windows.blocks`: `lookahead`
    windows at a time, in input order), fetches their sequence and tokenises a whole block at once, running ahead
    of the model.
-2. The main thread sorts each block's windows by token count, packs them into batches of at most `batch_tokens`
-   padded tokens, runs the model (`Head.forward`, a pure function of a batch) and folds each window's result into
+2. The main thread sorts each block's windows by token count, cuts them into batches of at most `batch_tokens`
+   padded tokens (real tokens where the model's calls are packed: `LoadedModel.packed`, the rows laid end to end,
+   `common.batching.TokenRows`), runs the model (`Head.forward`, a pure function of a batch) and folds each
+   window's result into
    its region: the token-weighted mean of the windows (max for --pooling max), averaged over the forward and
    reverse-complement passes with --rc-average.
 3. After each block the regions it finished (always a run of consecutive rows) go to the writer in input order.
@@ -19,10 +21,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dnabert2.common.batching import pad_rows, sorted_batches
+from dnabert2.common.batching import TokenRows, sorted_batches
 from dnabert2.common.runtime import precision_name
 from dnabert2.regions.heads import region_columns
 from dnabert2.regions.reader import Reader
+from dnabert2.regions.summary import count_call, kernel_stats
 from dnabert2.regions.source import shard_rows
 
 
@@ -63,11 +66,12 @@ class _Loop:
 
     def __init__(self, head, loaded, writer):
         self.head, self.settings, self.writer = head, head.settings, writer
-        self.net, self.tokenizer, self.device = loaded.net, loaded.tokenizer, loaded.device
+        self.net, self.tokenizer, self.device, self.packed = loaded.net, loaded.tokenizer, loaded.device, loaded.packed
         self.first = self.next_row = writer.first_pending
         self.accs = {}
         self.stats = {"regions": 0, "bp": 0, "windows": 0, "tokens": 0, "unknown_tokens": 0, "model_seconds": 0.0,
-                      "waiting_seconds": 0.0, "device": str(loaded.device), "precision": precision_name(loaded.dtype)}
+                      "waiting_seconds": 0.0, "device": str(loaded.device), "precision": precision_name(loaded.dtype),
+                      **kernel_stats(loaded)}
         self.bar = None
         self.t0 = None
 
@@ -98,14 +102,15 @@ class _Loop:
         import torch
 
         results = [None] * len(tokens)
-        for batch in sorted_batches([len(t.ids) for t in tokens], token_budget=self.settings.batch_tokens):
-            ids, attention = pad_rows([tokens[i].ids for i in batch], self.tokenizer.pad_token_id)  # [B, S]
-            real, _ = pad_rows([tokens[i].real for i in batch], False, dtype=bool)  # [B, S] not special or padding
+        for batch in sorted_batches([len(t.ids) for t in tokens], token_budget=self.settings.batch_tokens,
+                                    packed=self.packed):
+            rows = TokenRows.of([tokens[i].ids for i in batch], self.tokenizer.pad_token_id, self.packed)
+            real = rows.lay([tokens[i].real for i in batch], False, bool)  # [B, S] or [1, T]: not special, not padding
             start = time.perf_counter()
-            out = self.head.forward(self.net, *(torch.from_numpy(x).to(self.device) for x in (ids, real, attention)))
+            out = self.head.forward(self.net, rows, torch.from_numpy(real).to(self.device), self.device)
             if self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
-            self.stats["model_seconds"] += time.perf_counter() - start
+            count_call(self.stats, time.perf_counter() - start)
             for j, i in enumerate(batch):
                 results[i] = (out[0][j], out[1][j])
         return results

@@ -3,7 +3,8 @@
 A run checks everything it can before any output exists: the options, that no output is an input or another
 output, then it locks the output (`OUT.lock`, so a second run of the same output is refused at once), checks
 the output path, the model folder as a whole, and the whole input (`RegionSource.scan()`: every BED line against
-the reference, every FASTA record), so bad input leaves nothing behind. Then it loads the model, checks that a
+the reference, every FASTA record), so bad input leaves nothing behind (an --attention backend that cannot run on
+the device is refused before the output is even locked). Then it loads the model, checks that a
 batch fits in memory, picks the writer (an HDF5 file, resumable, or arrays in memory) and hands the regions to the
 main loop (`pipeline.run_pipeline`).
 """
@@ -12,6 +13,7 @@ from dataclasses import replace
 
 from dnabert2.common.fields import settings_of
 from dnabert2.common.files import check_distinct_paths, output_lock
+from dnabert2.common.models import attention_backend
 from dnabert2.common.outputs import output_mode, torchrun_shard
 from dnabert2.common.runtime import run_threads
 from dnabert2.errors import InputError, OutputWriteError
@@ -91,6 +93,7 @@ def run_regions(settings, tables=()):
     require_model(settings.model)
     job = torchrun_shard(settings, settings)
     device, dtype = device_and_dtype(job.device, job.precision)
+    attention_backend(settings.attention, device)
     check_distinct_paths([("-o", job.output), *tables],
                          [("--fasta", settings.fasta), ("--bed", settings.bed), ("--ref", settings.ref)])
     task = "base" if settings.kind == "embed" else "classification"
@@ -102,7 +105,7 @@ def run_regions(settings, tables=()):
             check_model(job.model, task)
             source.scan()
             with run_threads(job.threads):
-                loaded = load(job.model, task, device, dtype)
+                loaded = load(job.model, task, device, dtype, settings)
                 if settings.kind == "embed":
                     check_layer(settings.layer, loaded.net.config)
                 check_batch_memory(settings, loaded, source.longest_bp)

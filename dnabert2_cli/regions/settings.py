@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from dnabert2.common.fields import INPUTS, MODEL, OUTPUTS, RUN, internal, option
-from dnabert2.common.runtime import DeviceSettings
+from dnabert2.common.runtime import DeviceSettings, KernelSettings
 from dnabert2.common.outputs import parse_shard
 from dnabert2.errors import InputError
 from dnabert2.regions.windows import DEFAULT_LOOKAHEAD, DEFAULT_WINDOW, check_tiling
@@ -16,7 +16,7 @@ from dnabert2.regions.windows import DEFAULT_LOOKAHEAD, DEFAULT_WINDOW, check_ti
 # --per-base): for every base, the vector of the token covering it (docs/commands/embed.md)
 POOLINGS = ("mean", "mean-all", "max", "cls", "none", "per-base")
 UNPOOLED = ("none", "per-base")  # vectors go to /tokens, row by row
-DEFAULT_BATCH_TOKENS = 16384  # padded tokens per model call
+DEFAULT_BATCH_TOKENS = 16384  # padded tokens per model call (real tokens in a packed one)
 NONE_LOOKAHEAD = 128  # --pooling none keeps a block's token vectors in memory: fewer windows per block
 PER_BASE_LOOKAHEAD = 16  # --per-base keeps a block's base vectors (about 5 per token): fewer still
 
@@ -63,8 +63,9 @@ class Tiling:
 @dataclass
 class RunControl(DeviceSettings):
     """How a run over regions batches, shards, resumes and overwrites (embed, predict, score-variants, attribute)."""
-    batch_tokens: int = option(DEFAULT_BATCH_TOKENS, "Padded tokens per model call (lower it when memory is short).",
-                               group=RUN)
+    batch_tokens: int = option(DEFAULT_BATCH_TOKENS, "Tokens per model call: padded ones (rows x longest row), or "
+                                                     "real ones where calls are packed (--attention flex or "
+                                                     "flash_attention_2); lower it when memory is short.", group=RUN)
     shard: str = option(None, "K/N: process every N-th region from K (0-based); join the files with `dnabert2 "
                               "merge`.", group=RUN)
     resume: bool = option(False, "Continue an interrupted run from OUT.partial.h5.", group=RUN)
@@ -74,11 +75,15 @@ class RunControl(DeviceSettings):
 
 
 @dataclass
-class RegionRun(RunControl):
-    """The model of a run, its output, and how far it reads ahead (embed, predict, score-variants)."""
+class RegionRun(KernelSettings, RunControl):
+    """The model of a run, how it computes (--attention, --compile), its output, and how far it reads ahead (embed,
+    predict, score-variants)."""
     model: str = option(None, MODEL_HELP.format(shipped="pretrained"), group=MODEL, short="-m")
     output: str = option(None, _output_help("embeddings"), group=OUTPUTS, short="-o", path="file")
     lookahead: int = option(DEFAULT_LOOKAHEAD, "Windows read ahead and sorted by length together.", group=RUN)
+    # packed model calls (rows laid end to end, batches of --batch-tokens real tokens): None where the attention
+    # backend works on the token matrix (flex, flash_attention_2), True or False to force it (tests, bench)
+    pack: bool = internal()
 
 
 @dataclass

@@ -4,8 +4,9 @@ Methods ask for what they need by window: `masked(seq, k)` (log p of real token 
 replaced by [MASK], for llr) and `plain(seq)` (the mean of the last hidden layer over the real tokens for emb, the
 classifier's logits for delta). Identical windows are one entry (the REF window of the variants of one position,
 the REF region of a saturation run), so each request is computed once while it stays cached; `compute()` runs all
-pending requests: rows sorted by length, packed into batches of at most `batch_tokens` padded tokens, masked and
-plain rows side by side. Masked copies that are the same input are one model row: the REF and the ALT window of an
+pending requests: rows sorted by length, cut into batches of at most `batch_tokens` padded tokens (real tokens where
+the model's calls are packed, `LoadedModel.packed`: the rows laid end to end, `common.batching.TokenRows`), masked
+and plain rows side by side. Masked copies that are the same input are one model row: the REF and the ALT window of an
 SNV that changes one token, with that token masked, differ nowhere else, so one row gives the log p of both
 tokens. The last encoder layer and the masked-LM head run only on the masked position of a masked row (the
 encoder's `output_mask`), not on every token; for a plain row the last layer runs on [CLS] alone unless emb needs
@@ -15,8 +16,8 @@ import time
 
 import numpy as np
 
-from dnabert2.common.batching import pad_rows, sorted_batches
-
+from dnabert2.common.batching import TokenRows, sorted_batches
+from dnabert2.regions.summary import count_call
 from dnabert2.variants.tokens import tokenise
 
 
@@ -26,6 +27,7 @@ class Engine:
     def __init__(self, loaded, batch_tokens, want_mean=False, want_logits=False):
         net = loaded.net
         self.tokenizer, self.device, self.batch_tokens = loaded.tokenizer, loaded.device, batch_tokens
+        self.packed = loaded.packed
         self.encoder = getattr(net, "bert", net)  # the masked-LM and classifier models hold the encoder as .bert
         self.mlm_head = getattr(net, "cls", None)
         self.classifier = getattr(net, "classifier", None) if want_logits else None
@@ -83,7 +85,7 @@ class Engine:
         self._pending = {}
         groups = list(inputs.values())
         lengths = [len(self.tokens[group[0][0]].ids) for group in groups]
-        for batch in sorted_batches(lengths, token_budget=self.batch_tokens):
+        for batch in sorted_batches(lengths, token_budget=self.batch_tokens, packed=self.packed):
             self._run([groups[i] for i in batch])
 
     def _input(self, number, k):
@@ -98,39 +100,42 @@ class Engine:
         import torch
 
         rows = [group[0] for group in groups]
-        ids, attention = pad_rows([self.tokens[number].ids for number, _ in rows], self.tokenizer.pad_token_id)
+        batch = TokenRows.of([self.tokens[number].ids for number, _ in rows], self.tokenizer.pad_token_id, self.packed)
+        starts = batch.starts  # flat position of each row's [CLS]
+        ids, flat_ids = batch.ids, batch.ids.reshape(-1)  # a view: masking a token changes `ids`
         masked = [r for r, (_, k) in enumerate(rows) if k >= 0]
         # the positions whose last hidden state is read: every one of a plain row for emb's mean, else [CLS] only
         # (the classifier reads the pooler of [CLS]), which spares most of the last layer
-        wanted = attention.copy() if self.want_mean else np.zeros_like(attention)
-        wanted[:, 0] = 1
+        wanted = batch.own_tokens() if self.want_mean else np.zeros_like(ids)
+        flat_wanted = wanted.reshape(-1)
+        flat_wanted[starts] = 1
         for r in masked:
-            ids[r, rows[r][1] + 1] = self.tokenizer.mask_token_id
-            wanted[r] = 0
-            wanted[r, rows[r][1] + 1] = 1
+            position = starts[r] + rows[r][1] + 1  # token k sits after [CLS]
+            flat_ids[position] = self.tokenizer.mask_token_id
+            flat_wanted[starts[r]:starts[r] + batch.lengths[r]] = 0
+            flat_wanted[position] = 1
         start = time.perf_counter()
         with torch.inference_mode():
-            ids_t, attention_t, wanted_t = (torch.from_numpy(x).to(self.device) for x in (ids, attention, wanted))
-            out = self.encoder(input_ids=ids_t, attention_mask=attention_t, output_mask=wanted_t)
-            hidden = out.last_hidden_state  # [B, S, H], 0 where not wanted
+            out = self.encoder(**batch.model_inputs(self.device),
+                               output_mask=torch.from_numpy(wanted).to(self.device))
+            hidden = out.last_hidden_state.flatten(0, 1)  # [B * S or T, H], 0 where not wanted
             if masked:
-                self._store_logp(groups, masked, hidden)
+                self._store_logp(groups, masked, hidden, starts)
             plain = [r for r, (_, k) in enumerate(rows) if k < 0]
             if plain:
-                self._store_plain(rows, plain, hidden, attention_t)
+                self._store_plain(rows, plain, hidden, batch)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        self.stats["model_seconds"] += time.perf_counter() - start
+        count_call(self.stats, time.perf_counter() - start)
         self.stats["model_rows"] += len(rows)
-        self.stats["model_tokens"] += int(attention.sum())
+        self.stats["model_tokens"] += sum(batch.lengths)
 
-    def _store_logp(self, groups, masked, hidden):
+    def _store_logp(self, groups, masked, hidden, starts):
         """log p of each request's own token, from the masked-LM head at the masked position of its row."""
         import torch
 
-        index = torch.as_tensor(masked, device=hidden.device)
-        positions = torch.as_tensor([groups[r][0][1] + 1 for r in masked], device=hidden.device)
-        logits = self.mlm_head(hidden[index, positions]).float()  # [M, V], the masked positions only
+        positions = torch.as_tensor([starts[r] + groups[r][0][1] + 1 for r in masked], device=hidden.device)
+        logits = self.mlm_head(hidden[positions]).float()  # [M, V], the masked positions only
         requests = [(m, request) for m, r in enumerate(masked) for request in groups[r]]
         which = torch.as_tensor([m for m, _ in requests], device=hidden.device)
         targets = torch.as_tensor([int(self.tokens[n].ids[k + 1]) for _, (n, k) in requests], device=hidden.device)
@@ -138,20 +143,29 @@ class Engine:
         for (_, request), value in zip(requests, picked.double().cpu().numpy()):
             self.logp[request] = float(value)
 
-    def _store_plain(self, rows, plain, hidden, attention):
+    def _store_plain(self, rows, plain, hidden, batch):
+        """emb's mean over a plain row's tokens but [CLS] and [SEP]; delta's classifier logits."""
         import torch
 
-        index = torch.as_tensor(plain, device=hidden.device)
+        if batch.packed:
+            starts = batch.starts[plain]
+            states = hidden[torch.as_tensor(starts, device=hidden.device)][:, None]  # [P, 1, H]: the [CLS] states
+            if self.want_mean:
+                mean = torch.stack([hidden[a + 1:a + n - 1].float().mean(0)
+                                    for a, n in zip(starts, (batch.lengths[r] for r in plain))])  # [P, H]
+        else:
+            index = torch.as_tensor(plain, device=hidden.device)
+            states = hidden.view(*batch.ids.shape, -1)[index]  # [P, S, H]
+            if self.want_mean:
+                real = torch.from_numpy(batch.attention).to(hidden.device)[index].clone()  # [P, S]: [CLS] ... [SEP]
+                sep = real.sum(1) - 1
+                real[:, 0] = 0
+                real[torch.arange(len(plain), device=real.device), sep] = 0
+                mean = (states.float() * real[..., None]).sum(1) / real.sum(1, keepdim=True)
         if self.want_mean:
-            real = attention[index].clone()  # [P, S]: 1 on [CLS], the real tokens and [SEP]
-            sep = real.sum(1) - 1
-            real[:, 0] = 0
-            real[torch.arange(len(plain), device=real.device), sep] = 0
-            h = hidden[index].float()
-            mean = (h * real[..., None]).sum(1) / real.sum(1, keepdim=True)
             for r, vector in zip(plain, mean.double().cpu().numpy()):
                 self.mean[rows[r][0]] = vector
         if self.classifier is not None:
-            logits = self.classifier(self.encoder.pooler(hidden[index])).float()  # dropout is off in eval mode
+            logits = self.classifier(self.encoder.pooler(states)).float()  # dropout is off in eval mode
             for r, vector in zip(plain, logits.double().cpu().numpy()):
                 self.logits[rows[r][0]] = vector

@@ -9,6 +9,7 @@ import logging
 
 from dnabert2.common.fields import settings_of
 from dnabert2.common.files import check_distinct_paths, output_lock
+from dnabert2.common.models import attention_backend
 from dnabert2.common.outputs import output_mode, torchrun_shard  # the same rules as embed and predict
 from dnabert2.common.runtime import run_threads
 from dnabert2.errors import InputError
@@ -45,6 +46,7 @@ def run(settings):
     _check_inputs(settings)
     job = torchrun_shard(settings, settings)  # reads and sets settings.shard, as it does embed's
     device, dtype = device_and_dtype(job.device, job.precision)
+    attention_backend(settings.attention, device)
     check_distinct_paths([("-o", job.output), ("--tsv", settings.tsv), ("--out-vcf", settings.out_vcf),
                           ("--plot", settings.plot)],
                          [("--vcf", settings.vcf), ("--ref", settings.ref), ("--fasta", settings.fasta),
@@ -57,7 +59,7 @@ def run(settings):
         try:
             source.scan()
             with run_threads(job.threads):
-                loaded = load(job.model, "auto", device, dtype)
+                loaded = load(job.model, "auto", device, dtype, settings)
                 methods = make_methods(settings, loaded)
                 if job.output is None:
                     return _in_memory(settings, source, loaded, methods, job)
