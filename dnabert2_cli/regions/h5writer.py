@@ -26,6 +26,7 @@ import numpy as np
 from dnabert2 import __version__
 from dnabert2.common.outputs import partial_path
 from dnabert2.errors import InputError, OutputWriteError
+from dnabert2.regions import h5rebuild
 
 STRING = "str"  # column dtype marker for variable-length UTF-8 strings
 # room held back in the run's lock file: HDF5 needs some to close a file after a write failed for lack of space
@@ -187,6 +188,7 @@ class H5Writer:
         import h5py
 
         partial = partial_path(path)
+        h5rebuild.remove_leftovers(partial)  # of a killed --resume (the caller holds the output's lock)
         try:
             f = h5py.File(partial, "w")
         except OSError as e:
@@ -221,30 +223,29 @@ class H5Writer:
 
     @classmethod
     def resume(cls, path, attrs, reserve=None):
-        """Reopen `OUT.partial.h5`; InputError when it was made with other settings or input."""
+        """Reopen `OUT.partial.h5` rebuilt from its finished rows (`h5rebuild`: chunks written after the last of
+        them may be torn by the kill); InputError when it was made with other settings or input, or is damaged."""
         import h5py
 
         partial = partial_path(path)
         try:
-            f = h5py.File(partial, "r+")
-        except OSError as e:
-            raise InputError(f"{partial}: cannot resume from this partial file, it is damaged ({e}); "
-                             f"start over with --force") from None
-        differences = resume_differences(f.attrs, attrs)
+            with h5py.File(partial, "r") as f:
+                differences = resume_differences(f.attrs, attrs)
+                if not differences:
+                    first, n_tokens = _resume_point(f)
+        except (OSError, KeyError) as e:
+            raise InputError(f"{partial}: cannot resume from this partial file, it is damaged "
+                             f"({write_error_reason(e)}); start over with --force") from None
         if differences:
-            f.close()
             raise InputError(f"{partial}: cannot resume: {differences} (give the same options and input, or start "
                              f"over with --force)")
-        done = f["done"][:]
-        pending = np.flatnonzero(~done)
-        first = int(pending[0]) if pending.size else len(done)
-        writer = cls(path, f, first, reserve)
-        if TOKENS in f:  # drop tokens appended after the last finished row
-            for name, dataset in f[TOKENS].items():
-                if name != "offsets":
-                    dataset.resize(writer.n_tokens, axis=0)
-        f.attrs["resumed"] = int(f.attrs.get("resumed", 0)) + 1
-        return writer
+        h5rebuild.rebuild(partial, lambda name, length: _rows_to_keep(name, length, first, n_tokens), write_error_reason)
+        try:
+            f = h5py.File(partial, "r+")
+            f.attrs["resumed"] = int(f.attrs.get("resumed", 0)) + 1
+        except (OSError, RuntimeError) as e:
+            raise OutputWriteError(f"{partial}: cannot reopen it to resume ({write_error_reason(e)})") from None
+        return cls(path, f, first, reserve)
 
     def append_tokens(self, arrays):
         """Append per-token rows (same length for every /tokens dataset), in input order."""
@@ -314,6 +315,26 @@ class H5Writer:
     def close(self):
         if self.f.id.valid:
             self.f.close()
+
+
+def _resume_point(f):
+    """(first pending row, per-token rows before it) of an open partial file."""
+    done = f["done"][:]
+    pending = np.flatnonzero(~done)
+    first = int(pending[0]) if pending.size else len(done)
+    n_tokens = int(f[f"{TOKENS}/offsets"][first]) if TOKENS in f else 0
+    return first, n_tokens
+
+
+def _rows_to_keep(name, length, first, n_tokens):
+    """(length, rows kept) of dataset `name` of `length` rows in a resumed file: a per-region dataset keeps its
+    length and the rows before `first` (/tokens/offsets: one more, the end of the last); a per-token one is cut
+    to the tokens of those rows (tokens appended after the last finished row are dropped)."""
+    if name == f"{TOKENS}/offsets":
+        return length, first + 1
+    if name.startswith(f"{TOKENS}/"):
+        return n_tokens, n_tokens
+    return length, first
 
 
 def _nbytes(values):
