@@ -189,13 +189,35 @@ def test_resume_past_a_torn_chunk_after_the_done_rows(tmp_path, small_chunks, to
     assert not list(tmp_path.glob(".*"))  # no staged file left
 
 
-def test_torn_chunk_within_the_done_rows_is_a_clear_error_and_changes_nothing(tmp_path, small_chunks):
+@pytest.mark.parametrize("torn, row, trusted, tokens", [
+    ("embeddings", 2, 2, False),  # the chunk of rows 2-3
+    ("tokens/vectors", 4, 2, True),  # token rows 4-5: row 2's tokens are 3-5
+    ("tokens/offsets", 3, 2, True),  # offsets 3-5: where row 2's tokens end
+    ("embeddings", 0, 0, True),  # nothing left: resumed from row 0
+])
+def test_finished_rows_in_a_torn_chunk_are_computed_again(tmp_path, small_chunks, caplog, torn, row, trusted,
+                                                           tokens):
+    whole = write(tmp_path / "whole.h5", range(7), tokens=tokens)
+    out = tmp_path / "out.h5"
+    write(out, range(7), stop_after=5, tokens=tokens)  # rows 0-4 done
+    tear_chunk(partial_path(out), torn, row)
+    w = H5Writer.resume(out, dict(SETTINGS, shard=""))
+    assert w.first_pending == trusted
+    assert f"out.partial.h5: the interruption damaged /{torn} from row {row} (" in caplog.text
+    assert f"finished rows {trusted}-4 are computed again" in caplog.text
+    w.close()
+    assert finish_from(out, range(7), tokens=tokens) == out
+    assert h5_contents(out) == h5_contents(whole)
+
+
+def test_unreadable_partial_is_a_clear_error_and_changes_nothing(tmp_path):
     out = tmp_path / "out.h5"
     write(out, range(7), stop_after=5)
-    tear_chunk(partial_path(out), "embeddings", 2)
+    with open(partial_path(out), "r+b") as fh:  # the HDF5 signature gone
+        fh.write(b"\0" * 8)
     before = partial_path(out).read_bytes()
-    with pytest.raises(InputError, match=r"out.partial.h5: cannot resume from this partial file, its finished rows "
-                                         r"0-\d+ of /embeddings do not read back \(.*\); start over with --force"):
+    with pytest.raises(InputError, match=r"out.partial.h5: cannot resume from this partial file, it is damaged "
+                                         r"\(.+\); start over with --force"):
         H5Writer.resume(out, dict(SETTINGS, shard=""))
     assert partial_path(out).read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.partial.h5"]

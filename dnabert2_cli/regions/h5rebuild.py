@@ -11,7 +11,7 @@ both resumable, and at worst a staged leftover that the next run of the output r
 import os
 
 from dnabert2.common.files import fsync_dir, fsync_file, staged_file, staged_file_leftovers
-from dnabert2.errors import InputError, OutputWriteError
+from dnabert2.errors import OutputWriteError
 
 COPY_BYTES = 16 << 20  # about this many uncompressed bytes of one dataset read and written at a time
 
@@ -22,10 +22,20 @@ def remove_leftovers(partial):
         p.unlink(missing_ok=True)
 
 
+class Unreadable(Exception):
+    """Rows from `row` (the first of a chunk) of dataset `name` of the old file do not read back (`reason`)."""
+
+    def __init__(self, name, row, reason):
+        super().__init__(f"/{name} from row {row}: {reason}")
+        self.name, self.row, self.reason = name, row, reason
+
+
 def rebuild(partial, keep_rows, reason):
     """Replace the HDF5 file `partial` by a copy holding only the rows known good: keep_rows(name, length) is
-    (length of the copy, rows copied from the start) of the dataset at path `name` of `length` rows. InputError when those rows do not read back, OutputWriteError when the copy cannot be written:
-    either way the file is unchanged and no staged file is left. `reason` words an HDF5 error in a few words."""
+    (length of the copy, rows copied from the start) of the dataset at path `name` of `length` rows. Unreadable
+    when some of those rows do not read back (the kill tore a chunk that also held finished rows), OutputWriteError
+    when the copy cannot be written: either way the file is unchanged and no staged file is left. `reason` words
+    an HDF5 error in a few words."""
     import h5py
 
     remove_leftovers(partial)
@@ -58,11 +68,20 @@ def _copy_node(name, obj, dst, keep_rows, partial, reason):
         hi = min(rows, lo + step)
         try:
             values = obj[lo:hi]
-        except (OSError, RuntimeError) as e:
-            raise InputError(f"{partial}: cannot resume from this partial file, its finished rows {lo}-{hi - 1} of "
-                             f"/{name} do not read back ({reason(e)}); start over with --force") from None
+        except (OSError, RuntimeError):
+            _find_torn_chunk(name, obj, lo, hi, reason)
         out[lo:hi] = values
     return None  # visititems goes on
+
+
+def _find_torn_chunk(name, dataset, lo, hi, reason):
+    """Raise Unreadable for the first chunk of rows lo:hi of `dataset` that does not read back."""
+    for start in range(lo, hi, dataset.chunks[0]):
+        try:
+            dataset[start:min(hi, start + dataset.chunks[0])]
+        except (OSError, RuntimeError) as e:
+            raise Unreadable(name, start, reason(e)) from None
+    raise Unreadable(name, lo, "rows read back one chunk at a time but not together")
 
 
 def _chunk_bytes(dataset):

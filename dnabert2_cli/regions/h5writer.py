@@ -223,23 +223,31 @@ class H5Writer:
 
     @classmethod
     def resume(cls, path, attrs, reserve=None):
-        """Reopen `OUT.partial.h5` rebuilt from its finished rows (`h5rebuild`: chunks written after the last of
-        them may be torn by the kill); InputError when it was made with other settings or input, or is damaged."""
+        """Reopen `OUT.partial.h5` rebuilt from its finished rows (`h5rebuild`: chunks the kill was writing may be
+        torn); InputError when it was made with other settings or input, or is damaged. Finished rows in a torn
+        chunk are computed again (a warning says which)."""
         import h5py
 
         partial = partial_path(path)
         try:
             with h5py.File(partial, "r") as f:
                 differences = resume_differences(f.attrs, attrs)
-                if not differences:
-                    first, n_tokens = _resume_point(f)
+                done = f["done"][:]
         except (OSError, KeyError) as e:
-            raise InputError(f"{partial}: cannot resume from this partial file, it is damaged "
-                             f"({write_error_reason(e)}); start over with --force") from None
+            raise _damaged(partial, write_error_reason(e)) from None
         if differences:
             raise InputError(f"{partial}: cannot resume: {differences} (give the same options and input, or start "
                              f"over with --force)")
-        h5rebuild.rebuild(partial, lambda name, length: _rows_to_keep(name, length, first, n_tokens), write_error_reason)
+        pending = np.flatnonzero(~done)
+        first = int(pending[0]) if pending.size else len(done)
+        while True:
+            try:
+                n_tokens = _tokens_before(partial, first)
+                h5rebuild.rebuild(partial, lambda name, length: _rows_to_keep(name, length, first, n_tokens),
+                                  write_error_reason)
+                break
+            except h5rebuild.Unreadable as torn:
+                first = _trusted_rows(partial, torn, first)
         try:
             f = h5py.File(partial, "r+")
             f.attrs["resumed"] = int(f.attrs.get("resumed", 0)) + 1
@@ -317,21 +325,60 @@ class H5Writer:
             self.f.close()
 
 
-def _resume_point(f):
-    """(first pending row, per-token rows before it) of an open partial file."""
-    done = f["done"][:]
-    pending = np.flatnonzero(~done)
-    first = int(pending[0]) if pending.size else len(done)
-    n_tokens = int(f[f"{TOKENS}/offsets"][first]) if TOKENS in f else 0
-    return first, n_tokens
+def _damaged(partial, reason):
+    return InputError(f"{partial}: cannot resume from this partial file, it is damaged ({reason}); start over with "
+                      f"--force")
+
+
+def _tokens_before(partial, first):
+    """Per-token rows of the rows before `first` of a partial file (0 without /tokens); Unreadable when its
+    /tokens/offsets there do not read back."""
+    import h5py
+
+    with h5py.File(partial, "r") as f:
+        if TOKENS not in f or not first:
+            return 0
+        offsets = f[f"{TOKENS}/offsets"]
+        try:
+            return int(offsets[first])
+        except (OSError, RuntimeError) as e:
+            raise h5rebuild.Unreadable(f"{TOKENS}/offsets", first - first % offsets.chunks[0],
+                                       write_error_reason(e)) from None
+
+
+def _trusted_rows(partial, torn, first):
+    """Rows of a partial file still trusted (fewer than `first`) when the rows of `torn` (h5rebuild.Unreadable)
+    do not read back: those before the torn chunk and, for a per-token dataset, before the first row with tokens in
+    it. InputError when none is lost (nothing left to drop). Warns which finished rows are computed again."""
+    import logging
+
+    import h5py
+
+    if torn.name == f"{TOKENS}/offsets":  # row i's tokens end at offsets[i + 1]
+        trusted = max(0, torn.row - 1)
+    elif torn.name.startswith(f"{TOKENS}/"):
+        try:
+            with h5py.File(partial, "r") as f:
+                offsets = f[f"{TOKENS}/offsets"][:first + 1]
+        except (OSError, RuntimeError) as e:
+            raise _damaged(partial, write_error_reason(e)) from None
+        trusted = int(np.searchsorted(offsets, torn.row, side="right")) - 1
+    else:
+        trusted = torn.row
+    if trusted >= first:
+        raise _damaged(partial, f"/{torn.name} from row {torn.row}: {torn.reason}")
+    logging.getLogger(__name__).warning("%s: the interruption damaged /%s from row %d (%s): finished rows %d-%d are "
+                                        "computed again", partial, torn.name, torn.row, torn.reason, trusted,
+                                        first - 1)
+    return trusted
 
 
 def _rows_to_keep(name, length, first, n_tokens):
     """(length, rows kept) of dataset `name` of `length` rows in a resumed file: a per-region dataset keeps its
     length and the rows before `first` (/tokens/offsets: one more, the end of the last); a per-token one is cut
     to the tokens of those rows (tokens appended after the last finished row are dropped)."""
-    if name == f"{TOKENS}/offsets":
-        return length, first + 1
+    if name == f"{TOKENS}/offsets":  # with no row kept, offsets[0] is the fill value 0
+        return length, first + 1 if first else 0
     if name.startswith(f"{TOKENS}/"):
         return n_tokens, n_tokens
     return length, first
