@@ -3,8 +3,11 @@
 A run writes `OUT.partial.h5` beside `OUT`: every dataset is created at its final number of rows (chunked,
 gzip-compressed, resizable along the region axis), rows are written in input order a block at a time, each
 block is flushed to disk and then marked in `/done`. Finishing sets the root attribute `complete` and renames the
-file to `OUT`. A run killed at any point leaves a partial file whose `done` rows are final; `resume` reopens it
-and says from which row to go on (`merging.merge` joins the files of `--shard K/N` runs into one).
+file to `OUT`. A run killed at any point leaves a partial file whose `done` rows are final, except that HDF5 is
+not crash-safe: the kill may tear the chunks it was writing, which may hold finished rows too. So `resume` never
+writes into the old file: it rebuilds it from the finished rows that read back (`h5rebuild`, renamed over it in
+one step), computes again those of a torn chunk, and says from which row to go on (`merging.merge` joins the
+files of `--shard K/N` runs into one).
 
 A full disk stops the run with `OutputWriteError` (exit 1) before HDF5 meets it: each block is written only when
 the disk has room for its bytes plus `ROOM_MARGIN`, so the file is closed cleanly with every finished row kept for
