@@ -69,6 +69,17 @@ def staged_leftovers(path):
     return [p for p in path.resolve().parent.iterdir() if name.match(p.name) and p.is_dir() and not p.is_symlink()]
 
 
+def staged_file_leftovers(path):
+    """The temporary files `staged_file` was writing beside `path` when its run was killed (`.NAME.` + mkstemp's
+    8 random characters + `.tmp` + the suffix of `path`; another path's are never matched). Only the holder of the
+    output's lock may remove them."""
+    import re
+
+    path = Path(path)
+    name = re.compile(r"^\." + re.escape(path.name) + r"\.[a-z0-9_]{8}\.tmp" + re.escape(path.suffix) + "$")
+    return [p for p in path.resolve().parent.iterdir() if name.match(p.name) and p.is_file() and not p.is_symlink()]
+
+
 @contextlib.contextmanager
 def staged_file(path):
     """Yield a temporary file path beside `path` (same suffix); on success it is renamed to `path`."""

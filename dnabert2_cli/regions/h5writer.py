@@ -3,8 +3,11 @@
 A run writes `OUT.partial.h5` beside `OUT`: every dataset is created at its final number of rows (chunked,
 gzip-compressed, resizable along the region axis), rows are written in input order a block at a time, each
 block is flushed to disk and then marked in `/done`. Finishing sets the root attribute `complete` and renames the
-file to `OUT`. A run killed at any point leaves a partial file whose `done` rows are final; `resume` reopens it
-and says from which row to go on (`merging.merge` joins the files of `--shard K/N` runs into one).
+file to `OUT`. A run killed at any point leaves a partial file whose `done` rows are final, except that HDF5 is
+not crash-safe: the kill may tear the chunks it was writing, which may hold finished rows too. So `resume` never
+writes into the old file: it rebuilds it from the finished rows that read back (`h5rebuild`, renamed over it in
+one step), computes again those of a torn chunk, and says from which row to go on (`merging.merge` joins the
+files of `--shard K/N` runs into one).
 
 A full disk stops the run with `OutputWriteError` (exit 1) before HDF5 meets it: each block is written only when
 the disk has room for its bytes plus `ROOM_MARGIN`, so the file is closed cleanly with every finished row kept for
@@ -26,6 +29,7 @@ import numpy as np
 from dnabert2 import __version__
 from dnabert2.common.outputs import partial_path
 from dnabert2.errors import InputError, OutputWriteError
+from dnabert2.regions import h5rebuild
 
 STRING = "str"  # column dtype marker for variable-length UTF-8 strings
 # room held back in the run's lock file: HDF5 needs some to close a file after a write failed for lack of space
@@ -187,6 +191,7 @@ class H5Writer:
         import h5py
 
         partial = partial_path(path)
+        h5rebuild.remove_leftovers(partial)  # of a killed --resume (the caller holds the output's lock)
         try:
             f = h5py.File(partial, "w")
         except OSError as e:
@@ -221,30 +226,37 @@ class H5Writer:
 
     @classmethod
     def resume(cls, path, attrs, reserve=None):
-        """Reopen `OUT.partial.h5`; InputError when it was made with other settings or input."""
+        """Reopen `OUT.partial.h5` rebuilt from its finished rows (`h5rebuild`: chunks the kill was writing may be
+        torn); InputError when it was made with other settings or input, or is damaged. Finished rows in a torn
+        chunk are computed again (a warning says which)."""
         import h5py
 
         partial = partial_path(path)
         try:
-            f = h5py.File(partial, "r+")
-        except OSError as e:
-            raise InputError(f"{partial}: cannot resume from this partial file, it is damaged ({e}); "
-                             f"start over with --force") from None
-        differences = resume_differences(f.attrs, attrs)
+            with h5py.File(partial, "r") as f:
+                differences = resume_differences(f.attrs, attrs)
+                done = f["done"][:]
+        except (OSError, KeyError) as e:
+            raise _damaged(partial, write_error_reason(e)) from None
         if differences:
-            f.close()
             raise InputError(f"{partial}: cannot resume: {differences} (give the same options and input, or start "
                              f"over with --force)")
-        done = f["done"][:]
         pending = np.flatnonzero(~done)
         first = int(pending[0]) if pending.size else len(done)
-        writer = cls(path, f, first, reserve)
-        if TOKENS in f:  # drop tokens appended after the last finished row
-            for name, dataset in f[TOKENS].items():
-                if name != "offsets":
-                    dataset.resize(writer.n_tokens, axis=0)
-        f.attrs["resumed"] = int(f.attrs.get("resumed", 0)) + 1
-        return writer
+        while True:
+            try:
+                n_tokens = _tokens_before(partial, first)
+                h5rebuild.rebuild(partial, lambda name, length: _rows_to_keep(name, length, first, n_tokens),
+                                  write_error_reason)
+                break
+            except h5rebuild.Unreadable as torn:
+                first = _trusted_rows(partial, torn, first)
+        try:
+            f = h5py.File(partial, "r+")
+            f.attrs["resumed"] = int(f.attrs.get("resumed", 0)) + 1
+        except (OSError, RuntimeError) as e:
+            raise OutputWriteError(f"{partial}: cannot reopen it to resume ({write_error_reason(e)})") from None
+        return cls(path, f, first, reserve)
 
     def append_tokens(self, arrays):
         """Append per-token rows (same length for every /tokens dataset), in input order."""
@@ -314,6 +326,65 @@ class H5Writer:
     def close(self):
         if self.f.id.valid:
             self.f.close()
+
+
+def _damaged(partial, reason):
+    return InputError(f"{partial}: cannot resume from this partial file, it is damaged ({reason}); start over with "
+                      f"--force")
+
+
+def _tokens_before(partial, first):
+    """Per-token rows of the rows before `first` of a partial file (0 without /tokens); Unreadable when its
+    /tokens/offsets there do not read back."""
+    import h5py
+
+    with h5py.File(partial, "r") as f:
+        if TOKENS not in f or not first:
+            return 0
+        offsets = f[f"{TOKENS}/offsets"]
+        try:
+            return int(offsets[first])
+        except (OSError, RuntimeError) as e:
+            raise h5rebuild.Unreadable(f"{TOKENS}/offsets", first - first % offsets.chunks[0],
+                                       write_error_reason(e)) from None
+
+
+def _trusted_rows(partial, torn, first):
+    """Rows of a partial file still trusted (fewer than `first`) when the rows of `torn` (h5rebuild.Unreadable)
+    do not read back: those before the torn chunk and, for a per-token dataset, before the first row with tokens in
+    it. InputError when none is lost (nothing left to drop). Warns which finished rows are computed again."""
+    import logging
+
+    import h5py
+
+    if torn.name == f"{TOKENS}/offsets":  # row i's tokens end at offsets[i + 1]
+        trusted = max(0, torn.row - 1)
+    elif torn.name.startswith(f"{TOKENS}/"):
+        try:
+            with h5py.File(partial, "r") as f:
+                offsets = f[f"{TOKENS}/offsets"][:first + 1]
+        except (OSError, RuntimeError) as e:
+            raise _damaged(partial, write_error_reason(e)) from None
+        trusted = int(np.searchsorted(offsets, torn.row, side="right")) - 1
+    else:
+        trusted = torn.row
+    if trusted >= first:
+        raise _damaged(partial, f"/{torn.name} from row {torn.row}: {torn.reason}")
+    logging.getLogger(__name__).warning("%s: the interruption damaged /%s from row %d (%s): finished rows %d-%d are "
+                                        "computed again", partial, torn.name, torn.row, torn.reason, trusted,
+                                        first - 1)
+    return trusted
+
+
+def _rows_to_keep(name, length, first, n_tokens):
+    """(length, rows kept) of dataset `name` of `length` rows in a resumed file: a per-region dataset keeps its
+    length and the rows before `first` (/tokens/offsets: one more, the end of the last); a per-token one is cut
+    to the tokens of those rows (tokens appended after the last finished row are dropped)."""
+    if name == f"{TOKENS}/offsets":  # with no row kept, offsets[0] is the fill value 0
+        return length, first + 1 if first else 0
+    if name.startswith(f"{TOKENS}/"):
+        return n_tokens, n_tokens
+    return length, first
 
 
 def _nbytes(values):
