@@ -18,6 +18,17 @@ def rows_of(indexes):
     return [(i, f"r{i}", np.arange(3, dtype=np.float32) + 10 * i) for i in indexes]
 
 
+def write_row(w, row, data, total, tokens):
+    """Write one row (`rows_of` item) and, with tokens, its i + 1 token rows; -> the token count after it."""
+    i, name, vec = data
+    if tokens:
+        w.append_tokens({"vectors": np.tile(vec, (i + 1, 1)), "start": np.arange(i + 1)})
+        total += i + 1
+    w.write_rows(row, {"regions/index": [i], "regions/name": np.array([name], dtype=object),
+                       "embeddings": vec[None]}, token_ends=[total] if tokens else None)
+    return total
+
+
 def write(path, indexes, shard="", stop_after=None, tokens=False):
     attrs = dict(SETTINGS, shard=shard)
     w = H5Writer.create(path, len(indexes), COLUMNS, attrs, TOKEN_COLUMNS if tokens else None)
@@ -26,11 +37,7 @@ def write(path, indexes, shard="", stop_after=None, tokens=False):
         if stop_after is not None and row == stop_after:
             w.close()
             return None
-        if tokens:
-            w.append_tokens({"vectors": np.tile(vec, (i + 1, 1)), "start": np.arange(i + 1)})
-            total += i + 1
-        w.write_rows(row, {"regions/index": [i], "regions/name": np.array([name], dtype=object),
-                           "embeddings": vec[None]}, token_ends=[total] if tokens else None)
+        total = write_row(w, row, (i, name, vec), total, tokens)
     return w.finish()
 
 
@@ -131,11 +138,7 @@ def finish_from(out, indexes, tokens=False):
     data = rows_of(indexes)
     total = sum(i + 1 for i, _, _ in data[:w.first_pending])
     for row, (i, name, vec) in enumerate(data[w.first_pending:], start=w.first_pending):
-        if tokens:
-            w.append_tokens({"vectors": np.tile(vec, (i + 1, 1)), "start": np.arange(i + 1)})
-            total += i + 1
-        w.write_rows(row, {"regions/index": [i], "regions/name": np.array([name], dtype=object),
-                           "embeddings": vec[None]}, token_ends=[total] if tokens else None)
+        total = write_row(w, row, (i, name, vec), total, tokens)
     return w.finish()
 
 
