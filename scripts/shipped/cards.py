@@ -132,6 +132,13 @@ Lower than before on {better} of {len(tasks)} tables. Below the out-of-sample un
 {len(tasks)} before, {after_dev} of {len(tasks)} after; below the in-sample floor: {before} before, {after} after."""
 
 
+def _schedule(steps, planned):
+    if steps >= planned:
+        return f"the whole {planned}-step schedule (linear warm-up then decay), the final model converted"
+    return (f"the first {steps} of a {planned}-step schedule (linear warm-up then decay), stopped there with "
+            "`--stop-at-step` and its checkpoint converted, so the learning rate had not decayed")
+
+
 def _note(run):
     return f"\n- How this build ran it: {run['note']}." if run.get("note") else ""
 
@@ -175,8 +182,7 @@ first stage's record).
 
 ## Training
 - {run['steps']} optimiser steps of {run['global_batch']} windows x {run['max_tokens']} tokens, masking 15%
-  (80/10/10), AdamW, seed 42: the first {run['steps']} of a {pre['planned_steps']}-step schedule (linear warm-up then
-  decay), stopped there with `--stop-at-step` and its checkpoint converted, so the learning rate had not decayed.
+  (80/10/10), AdamW, seed 42: {_schedule(run['steps'], pre['planned_steps'])}.
 - Wall time: {_minutes(run['seconds'])} on 2 CPU cores shared with other work (other jobs ran side by side).{_note(run)}
 - Training loss at the end: {run['train_loss']:.3f} (masked-token accuracy {run['train_accuracy']:.3f}).
 - Held-out masked-LM loss on held-out table rows: {run['eval_loss_first']:.3f} at step {run['eval_step_first']} ->

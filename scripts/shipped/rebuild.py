@@ -51,13 +51,15 @@ MODEL_CONFIG = {"hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads
 PRETRAIN_GENOMES = (*OTHER_GENOMES, "human_chrM/MT-human.NC_012920.1.fa", "sars_cov_2/NC_045512.2.fasta")
 PRETRAIN_STEPS = 2000
 # issue 24: the first-stage model (--pretrained DIR, or steps 1-2) read on, further, on human and mouse DNA
-# (scripts/shipped/pretrain_data.py), `pretrain --init --table` as a user would: a 300-step schedule stopped at
-# step CONTINUE_STOP (`--stop-at-step`, its checkpoint converted), sized to ~17 min on 2 CPU cores shared with other
-# work
-CONTINUE_STEPS = 300
-CONTINUE_STOP = 100
-CONTINUE_OPTIONS = ("--max-tokens", "64", "--batch-size", "32", "--lr", "1e-3", "--warmup-steps", "20",
-                    "--save-every", "100", "--eval-every", "100", "--eval-samples", "256", "--log-every", "10",
+# (scripts/shipped/pretrain_data.py), `pretrain --init --table` as a user would. The first build, on CPU cores shared
+# with other work (about 5 steps a minute), stopped a 300-step schedule at step 100 (`--stop-at-step`); on the same 2
+# cores unshared a step takes a third of a second, so the schedule is now sized to the time there is: 2,000 steps
+# (64,000 windows, about two thirds of a pass over the tables, about 12 min). CONTINUE_STOP: a step to stop at and
+# convert instead of the end (None: the whole schedule).
+CONTINUE_STEPS = 2000
+CONTINUE_STOP = None
+CONTINUE_OPTIONS = ("--max-tokens", "64", "--batch-size", "32", "--lr", "1e-3", "--warmup-steps", "100",
+                    "--save-every", "500", "--eval-every", "250", "--eval-samples", "256", "--log-every", "10",
                     "--workers", "1", "--seed", "42")
 PRETRAIN_OPTIONS = ("--max-tokens", "128", "--batch-size", "32", "--lr", "1e-3", "--save-every", "400",
                     "--eval-every", "400", "--eval-samples", "256", "--log-every", "10", "--workers", "1",
@@ -130,11 +132,13 @@ def continue_pretraining(out, data_root, base):
     if not (base / "pretraining.json").is_file():
         sys.exit(f"{base}: no pretraining.json (the record of the run that made it)")
     tables, counts = pretraining_tables(data_root, out / "pretrain_tables")
-    checkpoint = out / "continue_run" / "checkpoints" / f"step-{CONTINUE_STOP:08d}"
+    run_dir = out / "continue_run"
+    checkpoint = run_dir if CONTINUE_STOP is None else run_dir / "checkpoints" / f"step-{CONTINUE_STOP:08d}"
+    stop = () if CONTINUE_STOP is None else ("--stop-at-step", str(CONTINUE_STOP))
     step = run_step(out, "continue_pretrain", [
         "pretrain", "--init", str(base), *[a for t in tables for a in ("--table", str(t))],
-        "--max-steps", str(CONTINUE_STEPS), "--stop-at-step", str(CONTINUE_STOP), *CONTINUE_OPTIONS,
-        "-o", str(out / "continue_run"), "--force", "-q"], checkpoint / "model.safetensors",
+        "--max-steps", str(CONTINUE_STEPS), *stop, *CONTINUE_OPTIONS,
+        "-o", str(run_dir), "--force", "-q"], checkpoint / "model.safetensors",
         inputs=digest(base, MODEL_FILES) + digest(out / "pretrain_tables"))
     convert = run_step(out, "convert_pretrained", [
         "convert", str(checkpoint), "-o", str(out / "pretrained"), "--task", "masked-lm",
@@ -142,7 +146,7 @@ def continue_pretraining(out, data_root, base):
         inputs=digest(checkpoint))
     base_record = json.loads((base / "pretraining.json").read_text())
     summary = {"base": base_record.get("base", base_record), "continued": table_run_summary(
-        out / "continue_run", step, convert, CONTINUE_STOP), "planned_steps": CONTINUE_STEPS,
+        run_dir, step, convert, CONTINUE_STOP or CONTINUE_STEPS), "planned_steps": CONTINUE_STEPS,
         "tables": {portable(k, out, data_root): v for k, v in counts.items()}}
     if "note" in step:
         summary["continued"]["note"] = step["note"]
