@@ -121,6 +121,22 @@ def test_compiled_encoder_saves_the_same_names_and_resumes(tmp_path, shared, ref
         assert torch.allclose(b[key], a[key], rtol=0, atol=1e-4), key
 
 
+def test_compiled_encoder_with_gradient_checkpointing_trains_as_the_plain_run(tmp_path, shared,
+                                                                             reference_tokenizer_dir,
+                                                                             no_dropout_config):
+    """--compile with --gradient-checkpointing: the compiled layers are recomputed in backward and the run ends
+    with the plain run's weights."""
+    genome = shared(*SARS)
+    kw = dict(model_config=no_dropout_config, max_steps=2, save_every=5, attention="eager",
+              gradient_checkpointing=True)
+    _pretrain(tmp_path / "plain", genome, reference_tokenizer_dir, **kw)
+    done = _pretrain(tmp_path / "compiled", genome, reference_tokenizer_dir, compile=True, **kw)
+    assert done["finished"] and done["compile_s"] > 0
+    a, b = _weights(tmp_path / "plain"), _weights(tmp_path / "compiled")
+    for key in a:
+        assert torch.allclose(b[key], a[key], rtol=0, atol=1e-4), key
+
+
 @pytest.mark.parametrize("backend, why", [
     ("flex", "FlexAttention has no backward pass on the CPU"),
     ("flash_attention_2", "it needs a CUDA GPU"),
