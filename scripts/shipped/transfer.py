@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dnabert2.finetuning.gue import PAPER_DNABERT2
 from scripts.shipped.pretrain_data import READ_GUE
-from scripts.shipped.steps import run_steps
+from scripts.shipped.steps import digest, run_steps
 
 TASKS = ("tf/0", "tf/3", "tf/4", "mouse/0", "mouse/3", "mouse/4")  # tf/0, mouse/0: training tables read in pretraining
 FINETUNE_OPTIONS = ("--epochs", "5", "--max-steps", "200", "--lr", "5e-4", "--batch-size", "32",
@@ -60,7 +60,8 @@ def compare(out, data_root, arms=ARMS, probe_models=None):
             run.parent.mkdir(parents=True, exist_ok=True)
             jobs.append((f"transfer/{arm}/{task}", [
                 "finetune", "--model", str(models[arm]), "--data", str(data_root / "gue" / task),
-                *FINETUNE_OPTIONS, "-o", str(run), "--force", "-q"], run / "metrics.json"))
+                *FINETUNE_OPTIONS, "-o", str(run), "--force", "-q"], run / "metrics.json",
+                digest(models[arm], ("config.json", "model.safetensors"))))  # a new backbone reruns its arm
     steps = dict(zip(runs, run_steps(out, jobs)))  # one-thread runs, one per core
     if tuple(arms) != ARMS:
         return None
