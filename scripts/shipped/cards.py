@@ -77,9 +77,9 @@ def transfer_section(transfer, pretrain_steps):
                f"{100 * mean_gain:+.1f} MCC points): on {read_wins} of the {read_count} tasks whose training table the "
                f"backbone read and on {wins - read_wins} of the {unread} whose tables it never read. The difference is "
                f"larger than the seeds' standard deviation of both arms on {clear} of {len(tasks)} tasks"
-               + (f"; with {next(iter(tasks.values()))['pretrained']['steps']} fine-tuning steps and a backbone read on "
-                  "for only {steps} steps, most differences are within the spread over seeds." if 2 * clear <= len(tasks)
-                  else "."))
+               + (f"; with {next(iter(tasks.values()))['pretrained']['steps']} fine-tuning steps and a backbone read "
+                  "on for only {steps} steps, most differences are within the spread over seeds."
+                  if 2 * clear <= len(tasks) else "."))
     commands = "\n".join(row[arm]["command"] for row in tasks.values() for arm in ("pretrained", "random_init"))
     return f"""## Does pretraining help? (pretrained vs random initialisation)
 The same `dnabert2 finetune` command ({_options(TRANSFER_OPTIONS)}) run twice on GUE human and mouse TF-binding
@@ -197,10 +197,11 @@ first stage's record).
   is ln(4096) = 8.32).
 - Sized to the time there was (2 CPU cores): {run['steps']} steps read about
   {run['steps'] * run['global_batch']:,} windows, {_share(run['steps'] * run['global_batch'], pre['tables'])} of one
-  pass over the {sum(pre['tables'].values()):,} table rows, and the held-out loss was still falling when it stopped. What a longer run would change (not measured here): the full schedule and more steps
-  (the paper pretrains for hundreds of thousands of steps on 135 genomes) would be expected to lower the held-out
-  loss further, move the masked-LM loss on the test tables below the in-sample frequency floor below, which needs
-  context beyond token frequencies, and widen the gap to random initialisation in the comparison below.
+  pass over the {sum(pre['tables'].values()):,} table rows, and the held-out loss was still falling when it stopped.
+  What a longer run would change (not measured here): more steps (the paper pretrains for hundreds of thousands of
+  steps on 135 genomes) would be expected to lower the held-out loss further, move the masked-LM loss on more test
+  tables below the in-sample frequency floor below, which needs context beyond token frequencies, and widen the gap
+  to random initialisation in the comparison below.
 
 {probe_section(record['transfer']['masked_lm_probe'])}
 
