@@ -284,7 +284,7 @@ def test_the_door_check_catches_new_arrows_and_private_names(tmp_path):
     append(code / "variants" / "tokens.py", "from dnabert2.regions.run import _shard_size")
     append(code / "common" / "text.py", "def f():\n    from dnabert2.regions import bed")
     append(code / "common" / "batching.py", "from dnabert2.shipped import model_path")
-    append(code / "variants" / "emb.py", "from dnabert2.regions import h5writer\nh5writer._attr(1)")
+    append(code / "variants" / "emb.py", "from dnabert2.regions import h5writer\nh5writer._put_rows(1)")
     append(code / "regions" / "bed.py", "import dnabert2.common.files\ndnabert2.common.files._private_helper()")
     append(code / "finetuning" / "metrics.py", "from dnabert2 import finetune")
     append(code / "vocab.py", "from dnabert2.commands.options import common_options")
@@ -305,7 +305,7 @@ def test_the_door_check_catches_new_arrows_and_private_names(tmp_path):
         "(pretraining -> finetuning: no arrow in docs/architecture.md)",
         "dnabert2_cli/regions/bed.py: dnabert2.common.files._private_helper (private name of common)",
         "dnabert2_cli/shipped/__init__.py: dnabert2.common.files (shipped -> common: not below shipped)",
-        "dnabert2_cli/variants/emb.py: dnabert2.regions.h5writer._attr (private name of regions)",
+        "dnabert2_cli/variants/emb.py: dnabert2.regions.h5writer._put_rows (private name of regions)",
         "dnabert2_cli/variants/tokens.py: dnabert2.regions.run._shard_size (private name of regions)",
         "dnabert2_cli/vocab.py: dnabert2.commands.options.common_options (vocab -> commands: not below vocab)",
     ]

@@ -18,7 +18,6 @@ from a failed write, so that second path is best effort; the first is the one a 
 
 The writer knows nothing about models: it takes named numpy columns and appends per-token arrays.
 """
-import json
 import os
 import re
 import time
@@ -30,6 +29,7 @@ from dnabert2 import __version__
 from dnabert2.common.outputs import partial_path
 from dnabert2.errors import InputError, OutputWriteError
 from dnabert2.regions import h5rebuild
+from dnabert2.regions.h5settings import attr_value, resume_differences
 
 STRING = "str"  # column dtype marker for variable-length UTF-8 strings
 # room held back in the run's lock file: HDF5 needs some to close a file after a write failed for lack of space
@@ -39,81 +39,6 @@ RESERVE_BYTES = 32 << 20
 ROOM_MARGIN = 16 << 20
 CHUNK_BYTES = 1 << 18  # about 256 KiB per chunk before compression
 TOKENS = "tokens"
-
-# root attributes that must agree for --resume to continue a file and for merge to join shards
-SETTINGS = ("kind", "model_weights_sha256", "tokenizer_sha256", "pooling", "layer", "window", "stride", "resize",
-            "clip", "rc_average", "precision", "half_output", "batch_tokens", "lookahead", "input_fingerprint",
-            "n_regions_total", "label_names", "problem_type",
-            "methods", "context", "window_step", "flank_tokens", "max_indel",  # these five: score-variants
-            "target", "baseline", "steps")  # attribute
-
-
-# what sets each of SETTINGS where it is not the option of its name (`max_indel` is --max-indel)
-_SET_BY = {"kind": "the command", "model_weights_sha256": "--model", "tokenizer_sha256": "--model",
-           "label_names": "--model", "problem_type": "--model", "methods": "--method",
-           "input_fingerprint": "the input", "n_regions_total": "the input"}
-_MODEL_DETAIL = {"model_weights_sha256": "weights sha256", "tokenizer_sha256": "tokenizer sha256",
-                 "label_names": "labels", "problem_type": "problem type"}
-
-
-def set_by(key):
-    """The option that sets the setting `key` (`window_step` -> `--window-step`), or the command, or the input."""
-    return _SET_BY.get(key, "--" + key.replace("_", "-"))
-
-
-def resume_differences(stored, attrs):
-    """'--context was 200, this run has 100' for each option whose setting in the file's attributes `stored`
-    differs from this run's `attrs` ('' when none does). An option that differs is named rather than the input
-    fingerprint it also changes (a variant's status depends on --context); the input is named when no option
-    differs, the command when that differs."""
-    changed = {}
-    for key in (*SETTINGS, "shard"):
-        if key in attrs and not same_attr(stored.get(key), _attr(attrs[key])):
-            values = (key, plain_value(stored.get(key)), plain_value(_attr(attrs[key])))
-            if key == "n_regions_total":  # a count says more than a fingerprint
-                changed["the input"] = values
-            changed.setdefault(set_by(key), values)
-    if "the command" in changed:
-        _, old, new = changed["the command"]
-        return f"it was made by {old}, this run is {new}"
-    options = {name: values for name, values in changed.items() if name.startswith("--")}
-    if options:
-        return "; ".join(f"{name} was {_shown(key, old, stored)}, this run has {_shown(key, new, attrs)}"
-                         for name, (key, old, new) in options.items())
-    if "the input" in changed:
-        key, old, new = changed["the input"]
-        if key == "n_regions_total":
-            return f"the input differs: it was made from {_shown(key, old)} rows, this run has {_shown(key, new)}"
-        return f"the input differs from the one it was made from (fingerprint {_shown(key, old)}, this run's " \
-               f"{_shown(key, new)})"
-    return ""
-
-
-def _shown(key, value, attrs=None):
-    """A setting's value as the user gave it: on/off for a flag, a hash cut to 12 digits, the model folder (from
-    `attrs`) with what of it differs."""
-    if value in ("", None):
-        value = "none"
-    elif isinstance(value, bool):
-        value = "on" if value else "off"
-    elif isinstance(value, int):
-        value = f"{value:,}" if key == "n_regions_total" else str(value)
-    elif key == "methods":
-        value = ",".join(json.loads(value))
-    elif key.endswith("sha256") or key == "input_fingerprint":
-        value = value[:12]
-    if key in _MODEL_DETAIL:
-        return f"{plain_value(attrs.get('model', ''))} ({_MODEL_DETAIL[key]} {value})"
-    return str(value)
-
-
-def _attr(value):
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value)
-    return value
-
 
 def _h5dtype(dtype):
     import h5py
@@ -136,20 +61,6 @@ def create_dataset(f, name, rows, dtype, tail=(), fill=None):
     chunk = _chunk_rows(dtype, tail) if rows == 0 else min(rows, _chunk_rows(dtype, tail))
     return f.create_dataset(name, shape=(rows, *tail), maxshape=(None, *tail), dtype=_h5dtype(dtype),
                             chunks=(chunk, *tail), fillvalue=fill, **kwargs)
-
-
-def plain_value(value):
-    """An attribute value as a plain Python value (numpy scalars and bytes unwrapped)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, bytes):
-        value = value.decode()
-    return value
-
-
-def same_attr(a, b):
-    """Whether two attribute values are equal once unwrapped (numpy scalars, bytes)."""
-    return plain_value(a) == plain_value(b)
 
 
 def _put_rows(datasets, offsets, start, columns, token_ends):
@@ -208,7 +119,7 @@ class H5Writer:
                 for name, (dtype, tail) in token_columns.items():
                     create_dataset(f, f"{TOKENS}/{name}", 0, dtype, tail)
             for key, value in attrs.items():
-                f.attrs[key] = _attr(value)
+                f.attrs[key] = attr_value(value)
             f.attrs["package_version"] = __version__
             f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             f.attrs["complete"] = False
@@ -288,7 +199,7 @@ class H5Writer:
             raise RuntimeError(f"{self.partial}: finish() with rows not done")
         try:
             for key, value in (attrs or {}).items():
-                self.f.attrs[key] = _attr(value)
+                self.f.attrs[key] = attr_value(value)
             self.f.attrs["complete"] = True
             self.f.close()
         except (OSError, RuntimeError) as e:

@@ -1,6 +1,6 @@
 """`dnabert2 merge`: the shard files of one run (`--shard K/N`, or one torchrun rank each) joined into one file.
 
-The shards must be complete and agree on every setting (`h5writer.SETTINGS`); the merged file holds the rows in
+The shards must be complete and agree on every setting (`h5settings.SETTINGS`); the merged file holds the rows in
 input order, as one run without --shard would have written them (layout in docs/hdf5.md).
 """
 import json
@@ -9,7 +9,8 @@ import numpy as np
 
 from dnabert2.common.fields import settings_of
 from dnabert2.errors import InputError
-from dnabert2.regions.h5writer import SETTINGS, STRING, TOKENS, create_dataset, plain_value, same_attr
+from dnabert2.regions.h5settings import SETTINGS, plain_value, same_attr
+from dnabert2.regions.h5writer import STRING, TOKENS, create_dataset
 from dnabert2.regions.settings import MergeSettings
 
 

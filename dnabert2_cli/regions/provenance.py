@@ -1,5 +1,5 @@
 """Where the numbers of an output file came from: the model's and tokenizer's hashes and the file's root attributes
-(those in `h5writer.SETTINGS` must agree for --resume and merge; layout in docs/hdf5.md)."""
+(those in `h5settings.SETTINGS` must agree for --resume and merge; layout in docs/hdf5.md)."""
 import hashlib
 from pathlib import Path
 
