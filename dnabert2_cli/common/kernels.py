@@ -23,9 +23,15 @@ class PackSettings:
 
     def packs(self, backend):
         """Whether this run packs, with attention `backend` (the name the run uses: given, or auto's pick)."""
-        from dnabert2.model.attention import TOKEN_MATRIX_BACKENDS  # auto: packed for these (imports torch)
+        return packs(self.pack, backend)
 
-        return self.pack if self.pack is not None else backend in TOKEN_MATRIX_BACKENDS
+
+def packs(pack, backend):
+    """--pack as given (True/False), or auto (None): packed where `backend` attends on the token matrix as it is
+    (flex, flash_attention_2), padded otherwise. The training commands and the region commands decide alike."""
+    from dnabert2.model.attention import TOKEN_MATRIX_BACKENDS  # imports torch
+
+    return bool(pack) if pack is not None else backend in TOKEN_MATRIX_BACKENDS
 
 
 def pack_batch(batch):

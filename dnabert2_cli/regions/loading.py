@@ -104,13 +104,14 @@ def load(model, task, device, dtype, kernel=None):
 
 def _with_kernels(loaded, kernel):
     """The backend the model's forward passes will use, whether calls are packed, and the compiled encoder."""
+    from dnabert2.common.kernels import packs
     from dnabert2.model import compile_encoder
-    from dnabert2.model.attention import TOKEN_MATRIX_BACKENDS, choose_backend
+    from dnabert2.model.attention import choose_backend
 
     loaded.attention = choose_backend(loaded.net.config._attn_implementation, loaded.device, loaded.dtype)
     if kernel is None:
         return loaded
-    loaded.packed = loaded.attention in TOKEN_MATRIX_BACKENDS if kernel.pack is None else bool(kernel.pack)
+    loaded.packed = packs(kernel.pack, loaded.attention)
     if kernel.compile:
         compile_encoder(loaded.net)
         loaded.compiled = True
